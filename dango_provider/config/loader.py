@@ -1,0 +1,209 @@
+"""Load sources.yml into the typed model, with errors that name file, line and field path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
+from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
+
+SOURCES_FILE_CANDIDATES = ("sources.yml", "sources.yaml", ".dango/sources.yml", ".dango/sources.yaml")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded project: its root directory, the file it came from and the typed configuration."""
+
+    root: Path
+    sources_file: Path
+    config: SourcesFile
+
+    def path(self, relative: str) -> Path:
+        """A path from the file, relative to the project root."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.root / candidate)
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.path(self.config.warehouse.path).resolve()
+
+    @property
+    def dbt_dir(self) -> Path:
+        return self.path(self.config.dbt.project_dir).resolve()
+
+    @property
+    def enabled_sources(self) -> list[Source]:
+        return [s for s in self.config.sources if s.enabled]
+
+    def source(self, name: str) -> Source:
+        for source in self.config.sources:
+            if source.name == name:
+                return source
+        raise DangoConfigError(
+            f"no source named '{name}'; sources: " + ", ".join(s.name for s in self.config.sources),
+            file=str(self.sources_file),
+        )
+
+
+def find_sources_file(path: str | Path) -> Path:
+    """``path`` is a project directory or a sources.yml file; return the sources file."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise DangoConfigError(f"project path '{path}' does not exist")
+    for name in SOURCES_FILE_CANDIDATES:
+        if (path / name).is_file():
+            return path / name
+    raise DangoConfigError(
+        f"no sources.yml in '{path}': expected one of " + ", ".join(SOURCES_FILE_CANDIDATES)
+    )
+
+
+def project_root_for(sources_file: Path) -> Path:
+    parent = sources_file.resolve().parent
+    return parent.parent if parent.name == ".dango" else parent
+
+
+def load_project(path: str | Path) -> Project:
+    sources_file = find_sources_file(path)
+    config = load_sources_file(sources_file)
+    root = project_root_for(sources_file)
+    _check_paths(config, root, sources_file)
+    return Project(root=root, sources_file=sources_file, config=config)
+
+
+def load_sources_file(sources_file: Path) -> SourcesFile:
+    file = str(sources_file)
+    try:
+        text = sources_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DangoConfigError(f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise DangoConfigError(f"malformed YAML: {exc.problem or exc}", file=file, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise DangoConfigError(f"malformed YAML: {exc}", file=file) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DangoConfigError(
+            f"the file must be a mapping with a 'sources:' list, not {type(data).__name__}", file=file, line=1
+        )
+    try:
+        return SourcesFile.model_validate(data)
+    except ValidationError as exc:
+        errors = [_to_config_error(err, node, file, data) for err in exc.errors(include_url=False)]
+        raise (errors[0] if len(errors) == 1 else DangoConfigErrors(errors)) from exc
+
+
+def _to_config_error(err: dict[str, Any], node: yaml.Node | None, file: str, data: dict) -> DangoConfigError:
+    loc = list(err["loc"])
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, DuplicateSourceName):
+        loc = ["sources", ctx_error.index, "name"]
+    # pydantic adds the union member or validator name to a location; keep only real keys and indexes
+    loc = [part for part in loc if isinstance(part, int) or not str(part).startswith(("function-", "str", "list["))]
+    line = _line_of(node, loc)
+    field = _format_loc(loc)
+    message = _message(err, loc, data)
+    return DangoConfigError(message, file=file, line=line, field=field or None)
+
+
+def _message(err: dict[str, Any], loc: list, data: dict) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1], data)
+        return f"unknown key '{loc[-1]}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return f"required key '{loc[-1]}' is missing"
+    message = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    if kind in ("literal_error", "enum"):
+        message = f"{message} (got {err.get('input')!r})"
+    return message
+
+
+def _allowed_keys(parent_loc: list, data: dict) -> list[str]:
+    """The keys the model accepts at ``parent_loc`` (for 'unknown key' messages)."""
+    model_class: Any = SourcesFile
+    for part in parent_loc:
+        if isinstance(part, int):
+            continue
+        field = model_class.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        members = [a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)]
+        model_class = next((m for m in members if hasattr(m, "model_fields")), None)
+        if model_class is None:
+            return []
+    return sorted(model_class.model_fields)
+
+
+def _format_loc(loc: list) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: list) -> int | None:
+    """Line (1-based) of the deepest YAML node on the path ``loc``."""
+    if node is None:
+        return None
+    best = node.start_mark.line + 1
+    current = node
+    for part in loc:
+        child = None
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if key_node.value == str(part):
+                    child = value_node
+                    best = key_node.start_mark.line + 1
+                    break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and part < len(current.value):
+            child = current.value[part]
+            best = child.start_mark.line + 1
+        if child is None:
+            break
+        current = child
+    return best
+
+
+def _check_paths(config: SourcesFile, root: Path, sources_file: Path) -> None:
+    """Relative paths in the file must stay inside the project directory."""
+    errors = []
+    resolved_root = root.resolve()
+    for index, source in enumerate(config.sources):
+        directory = source.options.directory
+        if Path(directory).is_absolute():
+            continue
+        target = (root / directory).resolve()
+        if not target.is_relative_to(resolved_root):
+            errors.append(
+                DangoConfigError(
+                    f"directory '{directory}' resolves to '{target}', outside the project directory "
+                    f"'{resolved_root}'; use a path inside the project or an absolute path",
+                    file=str(sources_file),
+                    line=_line_of(yaml.compose(sources_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader),
+                                  ["sources", index, source.type, "directory"]),
+                    field=f"sources[{index}].{source.type}.directory",
+                )
+            )
+    if errors:
+        raise errors[0] if len(errors) == 1 else DangoConfigErrors(errors)

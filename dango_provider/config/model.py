@@ -1,0 +1,186 @@
+"""Typed model of sources.yml. Accepts Dango's ``.dango/sources.yml`` format plus our own blocks.
+
+No Airflow, Cosmos or dlt imports here: the model is loaded by the CLI and by tests as plain data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dango_provider.core.naming import validate_identifier
+
+WriteDisposition = Literal["append", "merge", "replace"]
+PrimaryKey = str | list[str]
+
+# Types this version builds, and Dango types that it accepts in the file but cannot run yet.
+SUPPORTED_TYPES = ("csv", "local_files")
+DANGO_TYPES_NOT_YET_SUPPORTED = (
+    "rest_api", "dlt_native", "stripe", "github", "hubspot", "postgres", "sql_database", "google_sheets",
+    "facebook_ads", "google_ads", "google_analytics", "salesforce", "shopify", "slack", "notion",
+)
+
+_CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(StrictModel):
+    """Dango's ``csv`` block: every file matching ``file_pattern`` in ``directory`` goes to one table."""
+
+    directory: str
+    file_pattern: str = "*.csv"
+    delimiter: str | None = None
+    header: bool = True
+    encoding: Literal["utf-8", "utf-16", "latin-1"] = "utf-8"
+    table: str | None = Field(default=None, description="Table name; defaults to the source name.")
+    deduplication_strategy: Literal["none", "latest_only", "append_only", "scd_type2"] = "latest_only"
+    primary_key: PrimaryKey | None = None
+    timestamp_column: str | None = None
+    timestamp_sort: Literal["desc", "asc"] = "desc"
+    notes: str | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str | None) -> str | None:
+        return None if value is None else validate_identifier(value, "table name")
+
+
+class LocalFilesOptions(CsvOptions):
+    """Dango's ``local_files`` block: like ``csv`` with a file format (csv, jsonl or parquet)."""
+
+    file_pattern: str = "*"
+    format: Literal["csv", "jsonl", "parquet"] | None = Field(
+        default=None, description="File format; taken from the file extension when omitted."
+    )
+
+
+class Source(StrictModel):
+    name: str
+    type: str
+    enabled: bool = True
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    start_date: date | datetime | None = None
+    primary_key: PrimaryKey | None = None
+    write_disposition: WriteDisposition | None = None
+    lookback_days: Annotated[int, Field(ge=0)] | None = None
+    empty_sync_policy: Literal["fail", "allow"] | None = None
+    csv: CsvOptions | None = None
+    local_files: LocalFilesOptions | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return validate_identifier(value, "source name")
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value in SUPPORTED_TYPES:
+            return value
+        if value in DANGO_TYPES_NOT_YET_SUPPORTED:
+            raise ValueError(
+                f"source type '{value}' is not supported by this version yet; supported types: "
+                + ", ".join(SUPPORTED_TYPES)
+            )
+        raise ValueError(f"unknown source type '{value}'; supported types: " + ", ".join(SUPPORTED_TYPES))
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _check_schedule(value)
+
+    @model_validator(mode="after")
+    def _type_block(self) -> Source:
+        present = [t for t in SUPPORTED_TYPES if getattr(self, t) is not None]
+        if self.type not in present:
+            raise ValueError(
+                f"source '{self.name}' of type '{self.type}' needs a '{self.type}:' block "
+                f"(for example: {self.type}: {{directory: data/{self.name}}})"
+            )
+        others = [t for t in present if t != self.type]
+        if others:
+            raise ValueError(f"source '{self.name}' is of type '{self.type}' but also has a '{others[0]}:' block")
+        return self
+
+    @property
+    def options(self) -> CsvOptions:
+        return getattr(self, self.type)
+
+
+class Warehouse(StrictModel):
+    type: Literal["duckdb"] = "duckdb"
+    path: str = "data/warehouse.duckdb"
+
+
+class DbtBlock(StrictModel):
+    project_dir: str = "dbt"
+    target: str = "dev"
+
+
+class Defaults(StrictModel):
+    schedule: str | None = None
+    start_date: date | datetime = date(2024, 1, 1)
+    write_disposition: WriteDisposition | None = None
+    lookback_days: Annotated[int, Field(ge=0)] = 0
+    empty_sync_policy: Literal["fail", "allow"] = "fail"
+    retries: Annotated[int, Field(ge=0, le=20)] = 2
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _check_schedule(value)
+
+
+class Transform(StrictModel):
+    schedule: str | None = Field(
+        default=None, description="Cron for dango_transform; by default it runs when any source has loaded."
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        return _check_schedule(value)
+
+
+class SourcesFile(StrictModel):
+    version: str | int | float = "1.0"
+    warehouse: Warehouse = Field(default_factory=Warehouse)
+    dbt: DbtBlock = Field(default_factory=DbtBlock)
+    defaults: Defaults = Field(default_factory=Defaults)
+    transform: Transform = Field(default_factory=Transform)
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> SourcesFile:
+        seen: dict[str, int] = {}
+        for index, source in enumerate(self.sources):
+            if source.name in seen:
+                raise DuplicateSourceName(source.name, seen[source.name], index)
+            seen[source.name] = index
+        return self
+
+
+class DuplicateSourceName(ValueError):
+    def __init__(self, name: str, first: int, second: int):
+        self.index = second
+        super().__init__(f"duplicate source name '{name}' (also used by sources[{first}]); source names must be unique")
+
+
+def _check_schedule(value: str | None) -> str | None:
+    if value is None or value in _CRON_PRESETS:
+        return value
+    fields = value.split()
+    if len(fields) not in (5, 6) or not all(re.fullmatch(r"[0-9*/,\-A-Za-z?LW#]+", f) for f in fields):
+        raise ValueError(
+            f"'{value}' is not a schedule; use a cron expression such as '0 6 * * *' or one of "
+            + ", ".join(sorted(_CRON_PRESETS))
+        )
+    return value

@@ -1,0 +1,45 @@
+"""Run dbt as a subprocess (never at DAG parse time) and keep the manifest that Cosmos renders from."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from dango_provider.core.naming import Naming
+from dango_provider.exceptions import DbtRunError
+
+
+def dbt_executable() -> str:
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt(args: list[str], dbt_dir: Path, env: dict[str, str], *, timeout: float = 1800) -> str:
+    """Run ``dbt <args>`` in ``dbt_dir``; return its output or raise DbtRunError with the failing lines."""
+    command = [dbt_executable(), *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir)]
+    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+    proc = subprocess.run(command, cwd=dbt_dir, env=full_env, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        lines = [ln for ln in output.splitlines() if "error" in ln.lower() or "fail" in ln.lower()]
+        raise DbtRunError(
+            f"`dbt {' '.join(args)}` in '{dbt_dir}' exited {proc.returncode}:\n" + "\n".join(lines[-20:] or output.splitlines()[-20:])
+        )
+    return output
+
+
+def refresh_manifest(dbt_dir: Path, env: dict[str, str]) -> Path:
+    """``dbt parse`` into a temporary target, then atomically replace ``target/manifest.json``.
+
+    The DAG processor may read the manifest at any moment; it never sees a half-written file.
+    """
+    manifest = Naming.manifest_path(dbt_dir)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as tmp:
+        run_dbt(["parse", "--target-path", tmp, "--quiet"], dbt_dir, env)
+        os.replace(Path(tmp) / "manifest.json", manifest)
+    return manifest

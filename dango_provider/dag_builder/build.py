@@ -1,0 +1,82 @@
+"""``build_dags(project)``: a loaded project becomes Airflow DAGs. Opens no database, runs no subprocess."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from airflow.sdk import DAG, Asset, AssetAny
+
+from dango_provider.config.loader import Project
+from dango_provider.config.model import Source
+from dango_provider.core.naming import Naming
+from dango_provider.settings import DangoSettings, load_settings
+
+
+def raw_asset(source: str) -> Asset:
+    return Asset(name=Naming.raw_asset_name(source), uri=Naming.raw_asset_uri(source), group="dango")
+
+
+def _start(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+
+
+def _default_args(project: Project) -> dict:
+    return {"owner": "dango", "retries": project.config.defaults.retries, "retry_delay": timedelta(seconds=30)}
+
+
+def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:
+    from dango_provider.operators.ingest import DltExtractOperator, DltLoadOperator
+    from dango_provider.operators.staging import GenerateStagingOperator
+
+    defaults = project.config.defaults
+    common = {"project_dir": str(project.root), "source_name": source.name}
+    with DAG(
+        dag_id=Naming.ingest_dag_id(source.name),
+        description=source.description or f"Load source '{source.name}' ({source.type}) into {Naming.raw_schema(source.name)}",
+        schedule=source.schedule or defaults.schedule,
+        start_date=_start(source.start_date or defaults.start_date),
+        catchup=False,
+        # one run at a time per source: runs share the source's dlt working directory
+        max_active_runs=1,
+        default_args=_default_args(project),
+        tags=["dango", "ingest", source.type, *source.tags],
+        doc_md=source.description,
+    ) as dag:
+        extract = DltExtractOperator(task_id="extract", **common)
+        load = DltLoadOperator(task_id="load", pool=settings.pool, **common)
+        staging = GenerateStagingOperator(task_id="generate_staging", outlets=[raw_asset(source.name)], **common)
+        extract >> load >> staging
+    return dag
+
+
+def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
+    from dango_provider.dbt.task_group import staging_build, transform_group
+    from dango_provider.hooks.warehouse import warehouse_for
+
+    assets = [raw_asset(s.name) for s in project.enabled_sources]
+    schedule = project.config.transform.schedule or (AssetAny(*assets) if assets else None)
+    env = {**warehouse_for(project).dbt_env(), "DANGO_LOCK_TIMEOUT": str(settings.lock_timeout)}
+    dbt_dir, target = project.dbt_dir, project.config.dbt.target
+    with DAG(
+        dag_id=Naming.transform_dag_id,
+        description="Build the dbt project: staging, snapshots, intermediate and marts, with tests",
+        schedule=schedule,
+        start_date=_start(project.config.defaults.start_date),
+        catchup=False,
+        max_active_runs=1,
+        default_args={**_default_args(project), "retries": 0},
+        tags=["dango", "transform"],
+    ) as dag:
+        staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
+        rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
+        staging >> rest
+    return dag
+
+
+def build_dags(project: Project, settings: DangoSettings | None = None) -> dict[str, DAG]:
+    settings = settings or load_settings()
+    dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources}
+    dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
+    return dags

@@ -1,0 +1,100 @@
+"""The dbt part of ``dango_transform``: staging build, then the rest rendered by Cosmos from the manifest.
+
+Rendering reads ``target/manifest.json`` (``LoadMode.DBT_MANIFEST``): no ``dbt ls`` at parse time.
+Staging models are built by one task selecting ``path:models/staging`` at run time, so a source
+added since the manifest was last rendered is still built by the first transform after its ingest.
+Every dbt task runs in the writer pool through ``dango-dbt``, which holds the warehouse file lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# Cosmos sends usage analytics unless told not to; these machines (and many users') are offline
+os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
+from cosmos.operators.local import DbtBuildLocalOperator  # noqa: E402
+
+from dango_provider.core.naming import Naming  # noqa: E402
+
+STAGING_SELECTOR = "path:models/staging"
+
+
+def dango_dbt_executable() -> str:
+    return str(Path(sys.executable).with_name("dango-dbt"))
+
+
+def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple[ProfileConfig, dict]:
+    profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
+                            profiles_yml_filepath=dbt_dir / "profiles.yml")
+    operator_args = {
+        "pool": pool,
+        "env": {**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        "append_env": True,
+        "install_deps": False,
+    }
+    return profile, operator_args
+
+
+def _profile_name(dbt_dir: Path) -> str:
+    import yaml
+
+    try:
+        return yaml.safe_load((dbt_dir / "dbt_project.yml").read_text()).get("profile") or "dango"
+    except (OSError, AttributeError):
+        return "dango"
+
+
+def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, task_id: str = "dbt_staging"):
+    """One task: ``dbt build --select path:models/staging`` (models and their tests)."""
+    profile, operator_args = _common(dbt_dir, env, pool, target)
+    return DbtBuildLocalOperator(
+        task_id=task_id,
+        project_dir=str(dbt_dir),
+        profile_config=profile,
+        select=STAGING_SELECTOR,
+        dbt_executable_path=dango_dbt_executable(),
+        invocation_mode=InvocationMode.SUBPROCESS,
+        **operator_args,
+    )
+
+
+def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, group_id: str = "dbt"):
+    """Seeds, snapshots, intermediate and mart models with tests after each, rendered from the manifest.
+
+    Without a manifest (no source loaded yet) this is a single ``dbt build`` task instead.
+    """
+    profile, operator_args = _common(dbt_dir, env, pool, target)
+    manifest = Naming.manifest_path(dbt_dir)
+    if not manifest.exists():
+        return DbtBuildLocalOperator(
+            task_id=f"{group_id}_build",
+            project_dir=str(dbt_dir),
+            profile_config=profile,
+            exclude=STAGING_SELECTOR,
+            dbt_executable_path=dango_dbt_executable(),
+            invocation_mode=InvocationMode.SUBPROCESS,
+            **operator_args,
+        )
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=dbt_dir, manifest_path=manifest, install_dbt_deps=False),
+        profile_config=profile,
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=dango_dbt_executable(),
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            exclude=[STAGING_SELECTOR],
+            test_behavior=TestBehavior.AFTER_EACH,
+            enable_mock_profile=False,
+        ),
+        operator_args=operator_args,
+    )

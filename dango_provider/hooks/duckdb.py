@@ -1,0 +1,57 @@
+"""DuckDB warehouse access: one file, one writer at a time (file lock), readers read-only."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import duckdb
+
+from dango_provider.core.lock import warehouse_lock
+from dango_provider.core.naming import Naming
+from dango_provider.exceptions import DangoError
+from dango_provider.hooks.warehouse import Warehouse
+from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+
+
+class DuckDBHook(Warehouse):
+    """Access to a DuckDB warehouse file.
+
+    :param path: the warehouse file (created on first write)
+    :param lock_timeout: seconds a writer waits for the file lock
+    """
+
+    engine = "duckdb"
+
+    def __init__(self, path: str | Path, *, lock_timeout: float | None = None):
+        self.path = Path(path)
+        self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+
+    @property
+    def lock_path(self) -> Path:
+        return Naming.lock_path(self.path)
+
+    def write_lock(self, owner: str) -> AbstractContextManager[float]:
+        return warehouse_lock(self.lock_path, timeout=self.lock_timeout, owner=owner)
+
+    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        if read_only and not self.path.exists():
+            raise DangoError(f"warehouse '{self.path}' does not exist yet: no source has been loaded")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # autoinstall/autoload off: the provider works offline and never downloads an extension
+            return duckdb.connect(
+                str(self.path),
+                read_only=read_only,
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+        except duckdb.IOException as exc:
+            raise DangoError(f"cannot open warehouse '{self.path}': {exc}") from exc
+
+    def dlt_destination(self):
+        import dlt
+
+        return dlt.destinations.duckdb(credentials=str(self.path))
+
+    def dbt_env(self) -> dict[str, str]:
+        return {"DANGO_WAREHOUSE_PATH": str(self.path)}

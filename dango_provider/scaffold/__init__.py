@@ -1,0 +1,1 @@
+"""Files that ``dango init`` writes into a new project."""

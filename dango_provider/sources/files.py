@@ -1,0 +1,151 @@
+"""File sources (Dango's ``csv`` and ``local_files``): every matching file goes to one raw table.
+
+Files are read by DuckDB into Arrow record batches and handed to dlt as Arrow, so dlt writes parquet
+and never builds Python dicts row by row. Each row carries ``_dango_file``, the file it came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from dango_provider.config.model import CsvOptions, LocalFilesOptions, Source
+from dango_provider.core.naming import quote_literal
+from dango_provider.exceptions import SourceDataError
+
+FILE_COLUMN = "_dango_file"
+BATCH_ROWS = 256_000
+_FORMATS_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+                      ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """The files of one source, as found on disk now."""
+
+    source: str
+    table: str
+    directory: Path
+    files: list[Path]
+
+
+def table_name(source: Source) -> str:
+    return source.options.table or source.name
+
+
+def primary_key(source: Source) -> list[str]:
+    key = source.primary_key or source.options.primary_key
+    if key is None:
+        return []
+    return [key] if isinstance(key, str) else list(key)
+
+
+def list_files(source: Source, directory: Path) -> FileSet:
+    options = source.options
+    field = f"sources.{source.name}.{source.type}.directory"
+    if not directory.is_dir():
+        raise SourceDataError(f"{field}: directory '{directory}' does not exist (source '{source.name}')")
+    files = sorted(Path(p) for p in glob.glob(str(directory / options.file_pattern)) if Path(p).is_file())
+    return FileSet(source=source.name, table=table_name(source), directory=directory, files=files)
+
+
+def file_format(options: CsvOptions, path: Path) -> str:
+    if isinstance(options, LocalFilesOptions) and options.format:
+        return options.format
+    if not isinstance(options, LocalFilesOptions):
+        return "csv"
+    fmt = _FORMATS_BY_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        raise SourceDataError(
+            f"{path}: cannot tell the file format from the extension '{path.suffix}'; "
+            "set local_files.format to csv, jsonl or parquet"
+        )
+    return fmt
+
+
+def read_sql(options: CsvOptions, files: list[Path], root: Path) -> str:
+    """The DuckDB query that reads ``files`` (all of one format) with the file column added."""
+    fmt = file_format(options, files[0])
+    paths = "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
+    prefix = quote_literal(str(root) + "/")
+    if fmt == "csv":
+        delimiter = options.delimiter or ("\t" if files[0].suffix.lower() == ".tsv" else ",")
+        reader = (
+            f"read_csv({paths}, header={str(options.header).lower()}, delim={quote_literal(delimiter)}, "
+            f"quote='\"', escape='\"', union_by_name=true, strict_mode=true, null_padding=false, "
+            f"encoding={quote_literal(options.encoding)}, filename='{FILE_COLUMN}')"
+        )
+    elif fmt == "jsonl":
+        reader = f"read_json({paths}, format='newline_delimited', union_by_name=true, filename='{FILE_COLUMN}')"
+    else:
+        reader = f"read_parquet({paths}, union_by_name=true, filename='{FILE_COLUMN}')"
+    return f"SELECT * REPLACE (replace({FILE_COLUMN}, {prefix}, '') AS {FILE_COLUMN}) FROM {reader}"
+
+
+def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator:
+    """Arrow record batches of all ``files``; raise SourceDataError naming file and line on bad data."""
+    import duckdb
+
+    for path in files:
+        if path.stat().st_size == 0:
+            raise SourceDataError(f"{path}: the file is empty (0 bytes); remove it or give it a header and rows")
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        try:
+            reader = con.execute(read_sql(options, files, root)).fetch_record_batch(BATCH_ROWS)
+            files_with_rows: set[str] = set()
+            for batch in reader:
+                files_with_rows |= _distinct(batch)
+                yield batch
+        except duckdb.Error as exc:
+            raise _diagnose(options, files, exc) from exc
+        for path in files:
+            if str(path.relative_to(root)) not in files_with_rows:
+                raise SourceDataError(f"{path}: the file has a header but no data rows")
+    finally:
+        con.close()
+
+
+def _distinct(batch) -> set[str]:
+    import pyarrow.compute as pc
+
+    return set(pc.unique(batch.column(FILE_COLUMN)).to_pylist())
+
+
+def _diagnose(options: CsvOptions, files: list[Path], exc: Exception) -> SourceDataError:
+    """Find the file and line behind a DuckDB read error (run only when reading failed)."""
+    for path in files:
+        if file_format(options, path) != "csv":
+            continue
+        problem = _first_bad_line(path, options)
+        if problem:
+            return SourceDataError(f"{path}:{problem}")
+    first_line = str(exc).splitlines()[0]
+    return SourceDataError(f"cannot read {', '.join(str(f) for f in files)}: {first_line}")
+
+
+def _first_bad_line(path: Path, options: CsvOptions) -> str | None:
+    encoding = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}[options.encoding]
+    delimiter = options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    try:
+        with path.open(newline="", encoding=encoding) as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            expected = None
+            for row in reader:
+                if expected is None:
+                    expected = len(row)
+                    continue
+                if len(row) != expected and row:
+                    return (
+                        f"{reader.line_num}: ragged row: expected {expected} fields like the header, "
+                        f"found {len(row)}; nothing from this load was written"
+                    )
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        return f"{line}: not {options.encoding} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); set csv.encoding"
+    except csv.Error as exc:
+        return f"{reader.line_num}: malformed CSV: {exc}"
+    return None

@@ -1,0 +1,84 @@
+"""The dlt pipeline of a source: its name, working directory, destination and resource."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+from dango_provider.config.loader import Project
+from dango_provider.config.model import Source
+from dango_provider.core.naming import Naming
+from dango_provider.sources import files
+
+# dlt would otherwise try to send usage telemetry; these machines (and many users') are offline
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# raw tables carry dlt's load id and row id also for Arrow data (staging orders by the load id)
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
+# replace loads go through a staging dataset: the old rows stay queryable until the new ones commit
+os.environ.setdefault("DESTINATION__REPLACE_STRATEGY", "insert-from-staging")
+
+
+def pipelines_dir(project: Project) -> Path:
+    return Naming.state_dir(project.root) / "pipelines"
+
+
+def source_state_dir(project: Project, source: Source) -> Path:
+    return Naming.state_dir(project.root) / "sources" / source.name
+
+
+def pipeline_for(project: Project, source: Source, destination=None):
+    import dlt
+
+    return dlt.pipeline(
+        pipeline_name=Naming.pipeline_name(source.name),
+        pipelines_dir=str(pipelines_dir(project)),
+        destination=destination,
+        dataset_name=Naming.raw_schema(source.name),
+        progress="log",
+    )
+
+
+def discard_pending(pipeline) -> None:
+    """Drop load packages a failed or killed earlier attempt left behind (their files are read again)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # renamed in dlt 1.30; the replacement restores state we do not keep
+        pipeline.drop_pending_packages()
+
+
+def effective_write_disposition(project: Project, source: Source) -> str:
+    explicit = source.write_disposition or project.config.defaults.write_disposition
+    if explicit:
+        return explicit
+    strategy = source.options.deduplication_strategy
+    if files.primary_key(source) and strategy in ("latest_only", "scd_type2"):
+        return "merge"
+    return "append"
+
+
+def file_resource(project: Project, source: Source, paths: list[Path]):
+    """A dlt resource over ``paths``: Arrow batches read by DuckDB, with write disposition hints."""
+    import dlt
+
+    disposition = effective_write_disposition(project, source)
+    key = files.primary_key(source)
+    columns: dict = {files.FILE_COLUMN: {"data_type": "text", "nullable": False}}
+    hints: dict = {}
+    if disposition == "merge":
+        hints = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}, "primary_key": key}
+        sort_column = source.options.timestamp_column or files.FILE_COLUMN
+        order = "asc" if (source.options.timestamp_column and source.options.timestamp_sort == "asc") else "desc"
+        columns.setdefault(sort_column, {})["dedup_sort"] = order
+    elif disposition == "append":
+        # a changed file replaces the rows it loaded before: delete-insert keyed on the file
+        hints = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+                 "merge_key": files.FILE_COLUMN}
+    else:
+        hints = {"write_disposition": "replace"}
+
+    def batches() -> Iterator:
+        yield from files.read_batches(source.options, paths, project.root)
+
+    return dlt.resource(batches, name=files.table_name(source), columns=columns, **hints)
