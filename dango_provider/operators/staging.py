@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dango_provider.operators.ingest import _SourceOperator
+from dango_provider.operators.ingest import SourceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -15,7 +15,7 @@ _DUCKDB_TYPES = {"text": "varchar", "bigint": "bigint", "double": "double", "boo
                  "json": "json", "binary": "blob", "wei": "decimal"}
 
 
-class GenerateStagingOperator(_SourceOperator):
+class GenerateStagingOperator(SourceOperator):
     """Write ``stg_<source>__<table>`` models for the source's raw tables and refresh the manifest.
 
     Files a person took over (marker line removed) are left alone. Writes only dbt project files and

@@ -1,0 +1,152 @@
+"""Extract and load one source, as plain functions (the operators are thin wrappers around them).
+
+``extract_source`` reads new and changed files and leaves a normalized dlt package; it writes
+nothing to the warehouse. ``load_source`` loads pending packages under the warehouse write lock,
+records load history and only then commits the file fingerprints.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dango_provider.config.loader import Project
+from dango_provider.config.model import Source
+from dango_provider.core.fingerprints import FingerprintStore, fingerprint
+from dango_provider.core.load_history import LoadRecord, record_loads
+from dango_provider.exceptions import IngestError, SourceDataError
+from dango_provider.sources import files
+from dango_provider.sources.pipeline import (
+    discard_pending,
+    effective_write_disposition,
+    file_resource,
+    pipeline_for,
+    source_state_dir,
+)
+
+log = logging.getLogger(__name__)
+
+
+class NothingToLoad(Exception):
+    """No file is new or changed (or, with empty_sync_policy allow, none exists): skip the load."""
+
+
+@dataclass
+class ExtractResult:
+    source: str
+    files: list[str]
+    row_counts: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class LoadResult:
+    source: str
+    row_counts: dict[str, int]
+    load_ids: list[str]
+    started_at: str
+    finished_at: str
+    lock_wait_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def fingerprints(project: Project, source: Source) -> FingerprintStore:
+    return FingerprintStore(source_state_dir(project, source))
+
+
+def extract_source(project: Project, source: Source, warehouse, *, full_refresh: bool = False) -> ExtractResult:
+    store = fingerprints(project, source)
+    if full_refresh:
+        log.info("full_refresh requested: every file is read again")
+        store.reset()
+    file_set = files.list_files(source, project.path(source.options.directory))
+    policy = source.empty_sync_policy or project.config.defaults.empty_sync_policy
+    if not file_set.files:
+        message = f"source '{source.name}': no file matches '{source.options.file_pattern}' in '{file_set.directory}'"
+        if policy == "allow":
+            raise NothingToLoad(message + " (empty_sync_policy: allow)")
+        raise SourceDataError(message + "; earlier loads are kept (set empty_sync_policy: allow to skip instead)")
+
+    current = {_relative(p, project.root): fingerprint(p) for p in file_set.files}
+    committed = store.committed()
+    changed = [p for p in file_set.files if committed.get(_relative(p, project.root)) != current[_relative(p, project.root)]]
+    disposition = effective_write_disposition(project, source)
+    if disposition == "replace" and (changed or set(committed) != set(current)):
+        changed = list(file_set.files)
+    if not changed:
+        raise NothingToLoad(f"source '{source.name}': {len(current)} file(s), none new or changed")
+
+    log.info("source '%s': reading %d new or changed file(s) of %d (%s)", source.name, len(changed), len(current),
+             disposition)
+    # normalize needs the destination's capabilities; it does not connect to it
+    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+    discard_pending(pipeline)
+    started = time.monotonic()
+    try:
+        pipeline.extract(file_resource(project, source, changed), loader_file_format="parquet")
+        info = pipeline.normalize()
+    except Exception as exc:
+        discard_pending(pipeline)
+        cause = _root_cause(exc)
+        if isinstance(cause, SourceDataError):
+            raise SourceDataError(f"source '{source.name}': {cause}") from exc
+        raise IngestError(f"source '{source.name}': extract/normalize failed: {cause}") from exc
+    row_counts = {t: n for t, n in info.row_counts.items() if not t.startswith("_dlt")}
+    for table, rows in row_counts.items():
+        log.info("source '%s': table %s: %d rows normalized", source.name, table, rows)
+    store.write_pending(current)
+    return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
+                         row_counts=row_counts, seconds=round(time.monotonic() - started, 3))
+
+
+def load_source(project: Project, source: Source, warehouse, *, owner: str, extracted: dict | None = None,
+                data_interval: tuple[datetime | None, datetime | None] = (None, None),
+                run_id: str | None = None) -> LoadResult:
+    extracted = extracted or {}
+    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+    if not pipeline.list_normalized_load_packages():
+        raise IngestError(f"source '{source.name}': no normalized load package to load; run the extract again")
+    started_at = datetime.now(timezone.utc)
+    row_counts = extracted.get("row_counts", {})
+    with warehouse.write_lock(owner) as waited:
+        log.info("warehouse lock acquired after %.2fs", waited)
+        try:
+            load_info = pipeline.load()
+        except Exception as exc:
+            raise IngestError(f"source '{source.name}': load into the warehouse failed: {_root_cause(exc)}") from exc
+        load_ids = list(load_info.loads_ids)
+        finished_at = datetime.now(timezone.utc)
+        records = [
+            LoadRecord(source=source.name, table_name=table, rows=rows, load_id=",".join(load_ids),
+                       files=len(extracted.get("files", [])), started_at=started_at, finished_at=finished_at,
+                       data_interval_start=data_interval[0], data_interval_end=data_interval[1], run_id=run_id)
+            for table, rows in row_counts.items()
+        ]
+        connection = warehouse.connect()
+        try:
+            record_loads(connection, records)
+        finally:
+            connection.close()
+    fingerprints(project, source).commit_pending()
+    for table, rows in row_counts.items():
+        log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
+    return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,
+                      started_at=started_at.isoformat(), finished_at=finished_at.isoformat(), lock_wait_seconds=waited)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen = exc
+    while True:
+        if isinstance(seen, SourceDataError):
+            return seen
+        nxt = seen.__cause__ or seen.__context__
+        if nxt is None or nxt is seen:
+            return seen
+        seen = nxt
