@@ -6,7 +6,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 python3 -m pip install --quiet --disable-pip-version-check uv==0.13.8
-python3 -m uv sync --frozen --quiet
+python3 -m uv sync --frozen --inexact --quiet
 
 demo="${DANGO_DEMO_DIR:-$repo/.demo}"
 rm -rf "$demo"

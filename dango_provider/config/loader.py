@@ -15,6 +15,27 @@ from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
 SOURCES_FILE_CANDIDATES = ("sources.yml", "sources.yaml", ".dango/sources.yml", ".dango/sources.yaml")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key repeated in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # unhashable key: SafeLoader reports it
+                    continue
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"duplicate key '{key}' (first on line {first + 1})", key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclass(frozen=True)
 class Project:
     """A loaded project: its root directory, the file it came from and the typed configuration."""
@@ -83,10 +104,13 @@ def load_sources_file(sources_file: Path) -> SourcesFile:
     try:
         text = sources_file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise DangoConfigError(f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=file) from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise DangoConfigError(
+            f"file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=file, line=line
+        ) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -112,11 +136,30 @@ def _to_config_error(err: dict[str, Any], node: yaml.Node | None, file: str, dat
     if isinstance(ctx_error, DuplicateSourceName):
         loc = ["sources", ctx_error.index, "name"]
     # pydantic adds the union member or validator name to a location; keep only real keys and indexes
-    loc = [part for part in loc if isinstance(part, int) or not str(part).startswith(("function-", "str", "list["))]
+    loc = _data_loc(loc, data, err["type"])
     line = _line_of(node, loc)
     field = _format_loc(loc)
     message = _message(err, loc, data)
     return DangoConfigError(message, file=file, line=line, field=field or None)
+
+
+def _data_loc(loc: list, data: Any, kind: str) -> list:
+    """The parts of a pydantic location that are keys or indexes of the file's data.
+
+    pydantic inserts union members ('str', 'date', 'list[str]') and validator names
+    ('function-after[...]') that are not in the file; a missing key is not either, but it is kept.
+    """
+    out: list = []
+    current = data
+    for position, part in enumerate(loc):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        elif not (kind == "missing" and position == len(loc) - 1):
+            continue
+        out.append(part)
+    return out
 
 
 def _message(err: dict[str, Any], loc: list, data: dict) -> str:

@@ -177,8 +177,9 @@ class DuplicateSourceName(ValueError):
 def _check_schedule(value: str | None) -> str | None:
     if value is None or value in _CRON_PRESETS:
         return value
-    fields = value.split()
-    if len(fields) not in (5, 6) or not all(re.fullmatch(r"[0-9*/,\-A-Za-z?LW#]+", f) for f in fields):
+    from croniter import croniter
+
+    if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
         raise ValueError(
             f"'{value}' is not a schedule; use a cron expression such as '0 6 * * *' or one of "
             + ", ".join(sorted(_CRON_PRESETS))

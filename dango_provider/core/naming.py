@@ -23,7 +23,7 @@ RESERVED = frozenset(
 
 def validate_identifier(value: str, what: str) -> str:
     """Return ``value`` when it is a safe lower-case SQL identifier, else raise ValueError saying why."""
-    if not isinstance(value, str) or not IDENTIFIER.match(value):
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
         raise ValueError(
             f"{what} '{value}' is invalid: use lower-case letters, digits and underscores, "
             "starting with a letter, at most 63 characters (for example 'shop_orders')"

@@ -37,8 +37,7 @@ class RawTable:
         return [(n, t) for n, t in self.columns if not n.startswith(INTERNAL_PREFIXES)]
 
     def schema_hash(self) -> str:
-        payload = json.dumps([self.columns, self.primary_key], sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
+        return _digest([self.columns, self.primary_key, self.description])
 
 
 def model_sql(table: RawTable) -> str:
@@ -55,7 +54,7 @@ def model_sql(table: RawTable) -> str:
     if not table.primary_key:
         return f"{header}select\n{select}\nfrom {source_ref}\n"
     partition = ", ".join(quote_identifier(k) for k in table.primary_key)
-    order = ", ".join(o for o in LOAD_ORDER if o.split('"')[1] in column_names)
+    order = ", ".join(o for o in LOAD_ORDER if o.split('"')[1] in column_names) or "(select null)"
     return (
         f"{header}with ranked as (\n"
         f"    select\n        *,\n"
@@ -64,6 +63,10 @@ def model_sql(table: RawTable) -> str:
         f")\n"
         f"select\n{select}\nfrom ranked\nwhere _dango_rank = 1\n"
     )
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def sources_yml(source: str, tables: list[str], description: str | None = None) -> str:
@@ -78,7 +81,7 @@ def sources_yml(source: str, tables: list[str], description: str | None = None) 
             }
         ],
     }
-    return f"# {MARKER}\n" + yaml.safe_dump(doc, sort_keys=False)
+    return f"# {MARKER} schema={_digest(doc)}\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
 def model_yml(table: RawTable) -> str:
@@ -100,23 +103,31 @@ def model_yml(table: RawTable) -> str:
     }
     if len(key_columns) > 1:
         model["data_tests"] = [{"unique": {"column_name": " || '|' || ".join(f"coalesce(cast({c} as varchar), '')" for c in key_columns)}}]
-    return f"# {MARKER}\n" + yaml.safe_dump({"version": 2, "models": [model]}, sort_keys=False)
+    return f"# {MARKER} schema={table.schema_hash()}\n" + yaml.safe_dump({"version": 2, "models": [model]}, sort_keys=False)
+
+
+def _first_line(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline()
+    except FileNotFoundError:
+        return None
 
 
 def is_generated(path: Path) -> bool:
     """True when ``path`` does not exist or still carries the generated marker."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return MARKER in handle.readline()
-    except FileNotFoundError:
-        return True
+    first = _first_line(path)
+    return first is None or MARKER in first
 
 
 def write_if_changed(path: Path, text: str) -> bool:
-    """Write a generated file unless a person owns it or it is already current. True when written."""
-    if not is_generated(path):
-        return False
-    if path.exists() and path.read_text(encoding="utf-8") == text:
+    """Write a generated file unless a person owns it or its schema hash is current. True when written.
+
+    The marker line carries the hash of the schema the file came from, so a file is regenerated
+    only when that schema changed.
+    """
+    first = _first_line(path)
+    if first is not None and (MARKER not in first or first == text.splitlines(keepends=True)[0]):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -75,7 +75,7 @@ def read_sql(options: CsvOptions, files: list[Path], root: Path) -> str:
         delimiter = options.delimiter or ("\t" if files[0].suffix.lower() == ".tsv" else ",")
         reader = (
             f"read_csv({paths}, header={str(options.header).lower()}, delim={quote_literal(delimiter)}, "
-            f"quote='\"', escape='\"', union_by_name=true, strict_mode=true, null_padding=false, "
+            f"quote='\"', escape='\"', skip=0, union_by_name=true, strict_mode=true, null_padding=false, "
             f"encoding={quote_literal(options.encoding)}, filename='{FILE_COLUMN}')"
         )
     elif fmt == "jsonl":
@@ -103,7 +103,8 @@ def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator
         except duckdb.Error as exc:
             raise _diagnose(options, files, exc) from exc
         for path in files:
-            if str(path.relative_to(root)) not in files_with_rows:
+            label = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+            if label not in files_with_rows:
                 raise SourceDataError(f"{path}: the file has a header but no data rows")
     finally:
         con.close()

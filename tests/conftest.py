@@ -1,0 +1,59 @@
+"""Shared fixtures: a real Airflow home (SQLite) and helpers to run the real CLI commands."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def airflow_env(airflow_home: Path, project: Path | None = None, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "SCARF_NO_ANALYTICS": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    if project is not None:
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(project / "dags")
+        env["AIRFLOW__DANGO__PROJECT_DIR"] = str(project)
+    env.update(extra)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], *, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory) -> Path:
+    """An Airflow home with a migrated SQLite database, shared by the session's tests."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    run([str(BIN / "airflow"), "db", "migrate"], airflow_env(home))
+    return home
+
+
+def make_demo_project(target: Path) -> Path:
+    """A fresh copy of the demo project, scaffolded by the real `dango init --demo`."""
+    run([str(BIN / "dango"), "init", str(target), "--demo", "--no-pool"], dict(os.environ))
+    text = (target / "sources.yml").read_text()
+    (target / "sources.yml").write_text(text.replace("retries: 1", "retries: 0"))
+    return target
+
+
+@pytest.fixture
+def clean_dir(tmp_path) -> Path:
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -1,0 +1,113 @@
+"""The demo project end to end with `airflow dags test`: dlt into DuckDB, staging, Cosmos dbt build.
+
+Round one loads only the first file of each source; round two adds the delta files. In between, a
+re-run with unchanged files loads nothing. Values are checked against figures computed from the CSVs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import BIN, airflow_env, make_demo_project, run
+from tests.integration.expected import KEYS, demo_expectations
+
+pytestmark = pytest.mark.slow
+
+
+def _dags_test(dag_id: str, env: dict, check: bool = True):
+    return run([str(BIN / "airflow"), "dags", "test", dag_id], env, check=check)
+
+
+def _query(warehouse: Path, sql: str):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, airflow_home):
+    base = tmp_path_factory.mktemp("demo")
+    project = make_demo_project(base / "project")
+    data = project / "include" / "data"
+    held_back = base / "held_back"
+    for source in KEYS:
+        (held_back / source).mkdir(parents=True)
+        shutil.move(str(data / source / f"{source}_2.csv"), held_back / source)
+    env = airflow_env(airflow_home, project)
+    warehouse = project / "data" / "warehouse.duckdb"
+    state: dict = {"project": project, "warehouse": warehouse, "env": env}
+
+    for source in KEYS:
+        _dags_test(f"dango_ingest__{source}", env)
+    _dags_test("dango_transform", env)
+    state["round1"] = {
+        "expected": demo_expectations(data),
+        "raw": {s: _query(warehouse, f"select count(*) from raw_{s}.{s}")[0][0] for s in KEYS},
+        "clv": dict(_query(warehouse, "select customer_id, lifetime_value from marts.customer_lifetime_value")),
+    }
+    noop = _dags_test("dango_ingest__orders", env)
+    state["noop_log"] = noop.stdout + noop.stderr
+    state["loads_after_noop"] = _query(warehouse, "select count(*) from dango_meta.load_history")[0][0]
+
+    for source in KEYS:
+        shutil.move(str(held_back / source / f"{source}_2.csv"), data / source)
+        _dags_test(f"dango_ingest__{source}", env)
+    transform = _dags_test("dango_transform", env)
+    state["transform_log"] = transform.stdout + transform.stderr
+    state["expected"] = demo_expectations(data)
+    return state
+
+
+def test_first_round_loads_first_files(demo):
+    round1 = demo["round1"]
+    assert round1["raw"] == round1["expected"]["counts"]
+    assert {k: Decimal(str(v)).quantize(Decimal("0.01")) for k, v in round1["clv"].items()} == round1["expected"]["lifetime_value"]
+
+
+def test_unchanged_files_load_nothing(demo):
+    assert "none new or changed" in demo["noop_log"]
+    assert demo["loads_after_noop"] == len(KEYS)  # one history row per source from round one only
+
+
+def test_delta_files_upsert_without_duplicates(demo):
+    warehouse, expected = demo["warehouse"], demo["expected"]
+    for source, key in KEYS.items():
+        total, distinct = _query(warehouse, f"select count(*), count(distinct {key}) from raw_{source}.{source}")[0]
+        assert total == distinct == expected["counts"][source], source
+        staged = _query(warehouse, f"select count(*) from staging.stg_{source}__{source}")[0][0]
+        assert staged == expected["counts"][source]
+    # the delta file was the only one read in round two
+    files = _query(warehouse, "select files from dango_meta.load_history order by finished_at")
+    assert [f[0] for f in files][-len(KEYS):] == [1] * len(KEYS)
+    # an updated key carries the delta's value
+    email = _query(warehouse, "select email from staging.stg_customers__customers where customer_id = 5")[0][0]
+    assert email.endswith("@mail.example.org")
+
+
+def test_marts_match_figures_computed_from_the_csv_files(demo):
+    warehouse, expected = demo["warehouse"], demo["expected"]
+    rows = _query(warehouse, "select customer_id, order_count, lifetime_value from marts.customer_lifetime_value")
+    assert len(rows) == expected["counts"]["customers"]
+    assert {r[0]: r[1] for r in rows} == expected["order_count"]
+    assert {r[0]: Decimal(str(r[2])).quantize(Decimal("0.01")) for r in rows} == expected["lifetime_value"]
+    daily_rows, revenue = _query(warehouse, "select count(*), sum(revenue) from marts.fct_daily_sales")[0]
+    assert daily_rows == expected["daily_rows"]
+    assert Decimal(str(round(revenue, 2))) == expected["total_revenue"]
+
+
+def test_snapshot_tracks_price_changes_across_rounds(demo):
+    changed = _query(demo["warehouse"], "select product_id from marts.dim_products where price_changes > 0 order by 1")
+    assert [r[0] for r in changed] == [2, 5, 9, 12, 13]
+
+
+def test_transform_rendered_per_model_tasks_in_the_pool(demo):
+    log = demo["transform_log"]
+    assert "dbt.customer_lifetime_value.run" in log
+    assert "dbt_staging" in log
