@@ -27,13 +27,6 @@ NAME_RULE = (
     "at most 63 characters (for example 'shop_orders')"
 )
 
-BUG_UNION_TAGS = (
-    "loader._to_config_error keeps union tags other than str/list[...] in the field path, "
-    "e.g. 'sources[0].start_date.date'"
-)
-BUG_NON_UTF8_LINE = "loader.load_sources_file reports a non-UTF-8 file without the line of the bad byte"
-BUG_CRON_RANGES = "model._check_schedule checks only the characters of cron fields: minute 61 passes"
-
 # A file as Dango itself writes it (docs: getdango "Configuration Reference", .dango/sources.yml).
 DANGO_FILE = """\
 version: '1.0'
