@@ -27,13 +27,14 @@ def reexec_isolated(argv: list[str]) -> int | None:
     """Re-run this script once in an isolated environment; return its exit code (None: we are the re-run).
 
     The re-run gets a temp AIRFLOW_HOME (importing airflow, which dlt does on its own, would otherwise
-    create ~/airflow/airflow.db) and, unless --cold-imports, a temp byte-code cache with writing allowed.
-    Both temp dirs are deleted at the end.
+    create ~/airflow/airflow.db), a temp Cosmos cache dir (default /tmp/cosmos, shared) and, unless
+    --cold-imports, a temp byte-code cache with writing allowed. All are deleted at the end.
     """
     if _MARK in os.environ or "--child" in argv:
         return None
     scratch = tempfile.mkdtemp(prefix="dango_bench_env_")
-    env = dict(os.environ, AIRFLOW_HOME=os.path.join(scratch, "airflow_home"), **{_MARK: scratch})
+    env = dict(os.environ, AIRFLOW_HOME=os.path.join(scratch, "airflow_home"),
+               AIRFLOW__COSMOS__CACHE_DIR=os.path.join(scratch, "cosmos_cache"), **{_MARK: scratch})
     env.pop("AIRFLOW__CORE__DAGS_FOLDER", None)
     env.pop("AIRFLOW__DANGO__PROJECT_DIR", None)
     if "--cold-imports" not in argv:

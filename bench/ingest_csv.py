@@ -16,8 +16,10 @@ checked by the parent sampling the child's RSS every 50 ms. The child also repor
 its imports (interpreter + duckdb/pyarrow/dlt/dango_provider: the fixed cost). Prints figures and
 ratios; never asserts on time.
 
---what-if   also runs the append path with the two changes proposed in bench/README.md
-            (dlt's Airflow secrets provider off, no per-row _dlt_id), to size what they would save.
+--what-if   also runs the append path: with extract and load in two child processes (the shape of
+            the two Airflow tasks: peak RSS of each), and with the settings proposed in bench/README.md
+            (A: dlt's Airflow secrets provider off; A+B: also no per-row _dlt_id), set through the
+            environment of the child (the provider's code is not touched), to size what they save.
 --profile   adds a cProfile top list per provider path (figures then include profiler overhead).
 """
 
@@ -38,7 +40,8 @@ import _benchutil as bu  # noqa: E402
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 400
 COLUMNS = 8
-WHAT_IF_ENV = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false", "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false"}
+WHAT_IF_SECRETS = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
+WHAT_IF_BOTH = {**WHAT_IF_SECRETS, "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false"}
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -87,17 +90,7 @@ def child_duckdb(csv_path: Path, workdir: Path) -> dict:
             "peak_rss_mb": bu.peak_rss_mb_self()}
 
 
-def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: bool) -> dict:
-    import duckdb
-    import dlt  # noqa: F401
-    import pyarrow  # noqa: F401
-
-    from dango_provider.config.loader import load_project
-    from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.sources import runner
-
-    rss_after_imports = bu.rss_mb_now()
-
+def _new_project(csv_path: Path, workdir: Path, disposition: str) -> Path:
     project_dir = Path(tempfile.mkdtemp(prefix=f"project_{disposition}_", dir=workdir))
     pk = "order_id" if disposition == "merge" else None
     bu.make_project(project_dir, bu.sources_file([
@@ -108,10 +101,26 @@ def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: boo
         os.link(csv_path, data_dir / "orders.csv")  # same file, no copy: read from inside the project
     except OSError:
         shutil.copyfile(csv_path, data_dir / "orders.csv")
+    return project_dir
 
+
+def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: bool, phase: str,
+                   project_arg: str | None) -> dict:
+    """phase both: extract + load in this process; extract / load: one of them (as two Airflow tasks do)."""
+    import duckdb
+    import dlt  # noqa: F401
+    import pyarrow  # noqa: F401
+
+    from dango_provider.config.loader import load_project
+    from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.sources import runner
+
+    rss_after_imports = bu.rss_mb_now()
+    project_dir = Path(project_arg) if project_arg else _new_project(csv_path, workdir, disposition)
     project = load_project(project_dir)
     source = project.source("orders")
     warehouse = warehouse_for(project)
+    result: dict = {"rss_after_imports_mb": rss_after_imports, "project": str(project_dir)}
 
     profiler = None
     if profile:
@@ -119,44 +128,47 @@ def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: boo
 
         profiler = cProfile.Profile()
         profiler.enable()
-    t0 = time.perf_counter()
-    extracted = runner.extract_source(project, source, warehouse)
-    t1 = time.perf_counter()
-    rss_after_extract = bu.rss_mb_now()
-    loaded = runner.load_source(project, source, warehouse, owner="bench",
-                                extracted={"files": extracted.files, "row_counts": extracted.row_counts})
-    t2 = time.perf_counter()
+    if phase in ("both", "extract"):
+        t0 = time.perf_counter()
+        extracted = runner.extract_source(project, source, warehouse)
+        result.update(extract_s=time.perf_counter() - t0, extract_reported_s=extracted.seconds,
+                      rss_after_extract_mb=bu.rss_mb_now(),
+                      extracted={"files": extracted.files, "row_counts": extracted.row_counts})
+    if phase in ("both", "load"):
+        extracted = result.get("extracted") or json.loads((project_dir / "bench_extracted.json").read_text())
+        t1 = time.perf_counter()
+        runner.load_source(project, source, warehouse, owner="bench", extracted=extracted)
+        result["load_s"] = time.perf_counter() - t1
     if profiler is not None:
         profiler.disable()
-
-    con = duckdb.connect(str(project.warehouse_path), read_only=True)
-    rows = con.execute("SELECT count(*) FROM raw_orders.orders").fetchone()[0]
-    con.close()
-    result = {
-        "rows": rows, "extract_s": t1 - t0, "load_s": t2 - t1, "total_s": t2 - t0,
-        "extract_reported_s": extracted.seconds, "rss_after_imports_mb": rss_after_imports,
-        "rss_after_extract_mb": rss_after_extract, "row_counts": loaded.row_counts,
-        "peak_rss_mb": bu.peak_rss_mb_self(),
-    }
-    if profiler is not None:
         import io
         import pstats
 
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(15)
         result["profile"] = out.getvalue()
+    result["peak_rss_mb"] = bu.peak_rss_mb_self()
+
+    if phase == "extract":
+        (project_dir / "bench_extracted.json").write_text(json.dumps(result["extracted"]))
+        return result
+    con = duckdb.connect(str(project.warehouse_path), read_only=True)
+    result["rows"] = con.execute("SELECT count(*) FROM raw_orders.orders").fetchone()[0]
+    con.close()
     shutil.rmtree(project_dir, ignore_errors=True)
     return result
 
 
 def run_child(kind: str, csv_path: Path, workdir: Path, *, profile: bool = False, label: str | None = None,
-              extra_env: dict | None = None) -> dict:
-    """Run one path in a child process; return its result (with its peak RSS) and the sampled peak."""
+              extra_env: dict | None = None, phase: str = "both", project: str | None = None) -> dict:
+    """Run one path in a child process; return its result (with its own peak RSS) and the sampled peak."""
     label = label or kind
     out_path = workdir / f"result_{label}.json"
     log_path = workdir / f"child_{label}.log"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--csv", str(csv_path),
-           "--workdir", str(workdir), "--out", str(out_path)]
+           "--workdir", str(workdir), "--out", str(out_path), "--phase", phase]
+    if project:
+        cmd += ["--project", project]
     if profile:
         cmd.append("--profile")
     env = dict(os.environ, **(extra_env or {}))
@@ -167,7 +179,22 @@ def run_child(kind: str, csv_path: Path, workdir: Path, *, profile: bool = False
     result = json.loads(out_path.read_text())
     result["sampled_peak_rss_mb"] = sampled_peak
     result["process_wall_s"] = wall
+    if "extract_s" in result and "load_s" in result:
+        result["total_s"] = result["extract_s"] + result["load_s"]
     return result
+
+
+def run_split(kind: str, csv_path: Path, workdir: Path) -> dict:
+    """Extract in one child, load in another (the shape of the two Airflow tasks); combined figures."""
+    ext = run_child(kind, csv_path, workdir, label=f"{kind}_split_extract", phase="extract")
+    load = run_child(kind, csv_path, workdir, label=f"{kind}_split_load", phase="load", project=ext["project"])
+    return {"rows": load["rows"], "extract_s": ext["extract_s"], "load_s": load["load_s"],
+            "total_s": ext["extract_s"] + load["load_s"], "extract_reported_s": ext["extract_reported_s"],
+            "rss_after_imports_mb": max(ext["rss_after_imports_mb"], load["rss_after_imports_mb"]),
+            "rss_after_extract_mb": ext["rss_after_extract_mb"],
+            "peak_rss_mb": max(ext["peak_rss_mb"], load["peak_rss_mb"]),
+            "sampled_peak_rss_mb": max(ext["sampled_peak_rss_mb"], load["sampled_peak_rss_mb"]),
+            "extract_peak_rss_mb": ext["peak_rss_mb"], "load_peak_rss_mb": load["peak_rss_mb"]}
 
 
 # ------------------------------------------------------------------------------------------- parent
@@ -181,6 +208,8 @@ def main() -> int:
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["both", "extract", "load"], default="both", help=argparse.SUPPRESS)
+    parser.add_argument("--project", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
@@ -188,7 +217,7 @@ def main() -> int:
         if args.child == "duckdb":
             result = child_duckdb(csv_path, workdir)
         else:
-            result = child_provider(csv_path, workdir, args.child, args.profile)
+            result = child_provider(csv_path, workdir, args.child, args.profile, args.phase, args.project)
         Path(args.out).write_text(json.dumps(result))
         return 0
 
@@ -213,26 +242,30 @@ def main() -> int:
 
         runs = [("duckdb", "duckdb", None), ("append", "append", None), ("merge", "merge", None)]
         if args.what_if:
-            runs.append(("append", "append what-if", WHAT_IF_ENV))
+            runs += [("append", "append 2 processes", "split"), ("append", "append what-if A", WHAT_IF_SECRETS),
+                     ("append", "append what-if A+B", WHAT_IF_BOTH)]
         results = {}
         for kind, label, env in runs:
-            results[label] = run_child(kind, csv_path, tmp, profile=args.profile and kind != "duckdb",
-                                       label=label.replace(" ", "_"), extra_env=env)
+            if env == "split":
+                results[label] = run_split(kind, csv_path, tmp)
+            else:
+                results[label] = run_child(kind, csv_path, tmp, profile=args.profile and kind != "duckdb",
+                                           label=label.replace(" ", "_"), extra_env=env)
             if results[label]["rows"] != args.rows:
                 print(f"WARNING: {label} left {results[label]['rows']:,} rows, expected {args.rows:,}")
 
         base = results["duckdb"]
         base_rps = base["rows"] / base["total_s"]
         print()
-        print(f"{'path':<24}{'total s':>8}{'rows/s':>11}{'vs duckdb':>10}{'extract+norm s':>15}{'load s':>8}"
+        print(f"{'path':<30}{'total s':>8}{'rows/s':>11}{'vs duckdb':>10}{'extract+norm s':>15}{'load s':>8}"
               f"{'peak RSS MB':>12}{'(sampled)':>10}{'RSS after imports MB':>21}")
-        print(f"{'duckdb CTAS read_csv':<24}{base['total_s']:>8.2f}{base_rps:>11,.0f}{1.0:>10.2f}{'-':>15}{'-':>8}"
+        print(f"{'duckdb CTAS read_csv':<30}{base['total_s']:>8.2f}{base_rps:>11,.0f}{1.0:>10.2f}{'-':>15}{'-':>8}"
               f"{base['peak_rss_mb']:>12.0f}{base['sampled_peak_rss_mb']:>10.0f}{base['rss_after_imports_mb']:>21.0f}")
         provider_labels = [label for _, label, _ in runs if label != "duckdb"]
         for label in provider_labels:
             r = results[label]
             rps = r["rows"] / r["total_s"]
-            print(f"{'provider ' + label:<24}{r['total_s']:>8.2f}{rps:>11,.0f}{rps / base_rps:>10.2f}"
+            print(f"{'provider ' + label:<30}{r['total_s']:>8.2f}{rps:>11,.0f}{rps / base_rps:>10.2f}"
                   f"{r['extract_s']:>15.2f}{r['load_s']:>8.2f}{r['peak_rss_mb']:>12.0f}"
                   f"{r['sampled_peak_rss_mb']:>10.0f}{r['rss_after_imports_mb']:>21.0f}")
         print()
@@ -250,10 +283,15 @@ def main() -> int:
             print(f"    split: extract+normalize {r['extract_s']:.2f}s ({share:.0f}%; ExtractResult.seconds "
                   f"{r['extract_reported_s']:.2f}s), load {r['load_s']:.2f}s ({100 - share:.0f}%)")
         if args.what_if:
-            a, w = results["append"], results["append what-if"]
-            print(f"\nwhat-if ({', '.join(f'{k}={v}' for k, v in WHAT_IF_ENV.items())}): append "
-                  f"{a['total_s']:.2f}s -> {w['total_s']:.2f}s ({a['total_s'] / w['total_s']:.2f}x faster), "
-                  f"peak RSS {a['peak_rss_mb']:.0f} -> {w['peak_rss_mb']:.0f} MB")
+            sp = results["append 2 processes"]
+            print(f"\nappend with extract and load in two processes (as the extract and load tasks run): peak RSS "
+                  f"extract {sp['extract_peak_rss_mb']:.0f} MB, load {sp['load_peak_rss_mb']:.0f} MB")
+            a = results["append"]
+            for label, env in (("append what-if A", WHAT_IF_SECRETS), ("append what-if A+B", WHAT_IF_BOTH)):
+                w = results[label]
+                print(f"{label[7:]} ({', '.join(f'{k}={v}' for k, v in env.items())}): append "
+                      f"{a['total_s']:.2f}s -> {w['total_s']:.2f}s ({a['total_s'] / w['total_s']:.2f}x faster), "
+                      f"peak RSS {a['peak_rss_mb']:.0f} -> {w['peak_rss_mb']:.0f} MB")
         print(f"\n   load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
             for label in provider_labels:

@@ -9,7 +9,9 @@ Run from the repository root:  python bench/noop_resync.py [--rows N] [--repeat 
   then once in a fresh ``python`` process (wall time, so interpreter start and imports included);
 * unless ``--skip-airflow``: ``airflow tasks test dango_ingest__<src> extract`` with a temp
   AIRFLOW_HOME (after ``airflow db migrate``), twice; prints the command's wall time and the task's
-  own times read from its log (task started -> final state; execute() window).
+  own times read from its log (task started -> final state; execute() window). As reference, a real
+  extract of the same file in a task (a second source over the same directory, never synced), as
+  shipped and with dlt's Airflow secrets provider off (what-if).
 Prints figures and ratios; never asserts on time.
 """
 
@@ -30,6 +32,7 @@ import _benchutil as bu  # noqa: E402
 
 TARGET_NOOP_S = 2.0
 SOURCE = "events"
+REF_SOURCE = "events_ref"
 
 FRESH_PROCESS_NOOP = """
 import sys, time
@@ -76,6 +79,7 @@ def parse_task_log(text: str) -> dict:
     """Times of the task from the ``airflow tasks test`` log (seconds), where the markers are found."""
     lines = text.splitlines()
     marks: dict[str, datetime] = {}
+    marks_state = "?"
     for line in lines:
         ts = _ts(line)
         if ts is None:
@@ -90,8 +94,8 @@ def parse_task_log(text: str) -> dict:
             marks["post"] = ts
         elif "new_state=" in line and "started" in marks:
             marks["end"] = ts
-            state = re.search(r"new_state=(\w+)", line)
-            marks_state = state.group(1) if state else "?"
+            found = re.search(r"new_state=(\w+)", line)
+            marks_state = found.group(1) if found else "?"
         elif "[DAG TEST] end task" in line:
             marks["dag_end"] = ts
     out: dict = {}
@@ -109,7 +113,24 @@ def parse_task_log(text: str) -> dict:
     return out
 
 
-def airflow_noop(project: Path, tmp: Path) -> None:
+def _tasks_test(airflow: str, env: dict, dag_id: str, log: Path, title: str) -> bool:
+    code, peak, wall = bu.run_logged([airflow, "tasks", "test", dag_id, "extract"], log, env=env)
+    if code != 0:
+        print(bu.tail(log))
+        print(f"airflow tasks test failed (exit {code})")
+        return False
+    t = parse_task_log(log.read_text(errors="replace"))
+    fmt = lambda key: f"{t[key]:.2f}s" if key in t else "n/a"  # noqa: E731
+    print(f"{title}: command wall {wall:.2f}s (interpreter start, imports, DAG parse, dag run setup included; "
+          f"peak RSS {peak:.0f} MB sampled)")
+    print(f"    task state {t.get('state', '?')}: task started -> final state {fmt('task_s')}, "
+          f"execute() {fmt('execute_s')}; [DAG TEST] running -> task started {fmt('before_task_started_s')}")
+    if t.get("skipped_reason"):
+        print(f"    skip reason: {t['skipped_reason']}")
+    return True
+
+
+def airflow_figures(project: Path, tmp: Path) -> None:
     airflow = str(Path(sys.executable).with_name("airflow"))
     env = dict(os.environ, AIRFLOW_HOME=str(tmp / "airflow_home"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"), AIRFLOW__DANGO__PROJECT_DIR=str(project))
@@ -120,23 +141,17 @@ def airflow_noop(project: Path, tmp: Path) -> None:
         print(f"airflow db migrate failed (exit {code}); skipping the Airflow figures")
         return
     print(f"airflow db migrate (temp AIRFLOW_HOME, SQLite): {wall:.1f}s wall (setup, not measured)")
-    dag_id = f"dango_ingest__{SOURCE}"
     for attempt in (1, 2):
-        log = tmp / f"airflow_tasks_test_{attempt}.log"
-        code, peak, wall = bu.run_logged([airflow, "tasks", "test", dag_id, "extract"], log, env=env)
-        if code != 0:
-            print(bu.tail(log))
-            print(f"airflow tasks test failed (exit {code})")
+        if not _tasks_test(airflow, env, f"dango_ingest__{SOURCE}", tmp / f"airflow_noop_{attempt}.log",
+                           f"no-op: airflow tasks test dango_ingest__{SOURCE} extract, run {attempt}"):
             return
-        t = parse_task_log(log.read_text(errors="replace"))
-        fmt = lambda key: f"{t[key]:.2f}s" if key in t else "n/a"  # noqa: E731
-        print(f"airflow tasks test {dag_id} extract, run {attempt}: command wall {wall:.2f}s "
-              f"(includes interpreter start, imports, DAG parse, dag run setup; peak RSS {peak:.0f} MB sampled)")
-        print(f"    task state {t.get('state', '?')}: task started -> final state {fmt('task_s')}, "
-              f"execute() {fmt('execute_s')}; [DAG TEST] running -> task started {fmt('before_task_started_s')}; "
-              f"[DAG TEST] running -> end {fmt('dag_test_s')}")
-        if t.get("skipped_reason"):
-            print(f"    skip reason: {t['skipped_reason']}")
+    # reference: a real extract in a task (source REF reads the same file, never loaded, so it is read)
+    print(f"reference, a real extract in a task (source '{REF_SOURCE}' over the same file, never synced):")
+    _tasks_test(airflow, env, f"dango_ingest__{REF_SOURCE}", tmp / "airflow_extract.log",
+                f"  airflow tasks test dango_ingest__{REF_SOURCE} extract")
+    _tasks_test(airflow, dict(env, PROVIDERS__ENABLE_AIRFLOW_SECRETS="false"), f"dango_ingest__{REF_SOURCE}",
+                tmp / "airflow_extract_whatif.log",
+                f"  same, what-if PROVIDERS__ENABLE_AIRFLOW_SECRETS=false (dlt's Airflow Variable lookups off)")
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -155,12 +170,14 @@ def main() -> int:
     print(f"   load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="dango_bench_noop_"))
     try:
-        project_dir = bu.make_project(tmp / "project", bu.sources_file([bu.csv_source_yml(SOURCE, f"include/{SOURCE}")]))
+        project_dir = bu.make_project(tmp / "project", bu.sources_file([
+            bu.csv_source_yml(SOURCE, f"include/{SOURCE}"), bu.csv_source_yml(REF_SOURCE, f"include/{SOURCE}")]))
         data = project_dir / "include" / SOURCE
         data.mkdir(parents=True)
         generate_csv(data / f"{SOURCE}.csv", args.rows)
-        print(f"project: {project_dir} (1 csv source '{SOURCE}', {args.rows:,} rows x 5 columns, "
-              f"{(data / f'{SOURCE}.csv').stat().st_size / 2**20:.1f} MiB)")
+        print(f"project: csv source '{SOURCE}' over 1 file, {args.rows:,} rows x 5 columns, "
+              f"{(data / f'{SOURCE}.csv').stat().st_size / 2**20:.1f} MiB (and '{REF_SOURCE}' over the same "
+              "directory, used only by the Airflow reference below)")
 
         t0 = time.perf_counter()
         from dango_provider.config.loader import load_project
@@ -215,7 +232,7 @@ def main() -> int:
 
         if not args.skip_airflow:
             print()
-            airflow_noop(project_dir, tmp)
+            airflow_figures(project_dir, tmp)
         print(f"\n   load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -174,12 +174,39 @@ class DuplicateSourceName(ValueError):
         super().__init__(f"duplicate source name '{name}' (also used by sources[{first}]); source names must be unique")
 
 
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_CRON_NAMES = (
+    {},
+    {},
+    {},
+    {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)},
+    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+)
+
+
+def _cron_field_ok(text: str, low: int, high: int, names: dict[str, int]) -> bool:
+    for part in text.lower().split(","):
+        span, _, step = part.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        if span == "*":
+            continue
+        bounds = span.split("-")
+        if len(bounds) > 2:
+            return False
+        values = [names.get(b, int(b) if b.isdigit() else None) for b in bounds]
+        if any(v is None or not low <= v <= high for v in values) or values != sorted(values):
+            return False
+    return True
+
+
 def _check_schedule(value: str | None) -> str | None:
     if value is None or value in _CRON_PRESETS:
         return value
-    from croniter import croniter
-
-    if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
+    fields = value.split()
+    if len(fields) != 5 or not all(
+        _cron_field_ok(f, lo, hi, names) for f, (lo, hi), names in zip(fields, _CRON_RANGES, _CRON_NAMES)
+    ):
         raise ValueError(
             f"'{value}' is not a schedule; use a cron expression such as '0 6 * * *' or one of "
             + ", ".join(sorted(_CRON_PRESETS))

@@ -1,0 +1,102 @@
+"""Airflow's own DagBag over DAG files that call the builder: good files load, a bad one is an import error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, REPO, airflow_env, make_demo_project, run
+
+PARSE_SCRIPT = r"""
+import json, sys
+import croniter  # a library import that runs `file -b` (platform.architecture); not part of a DAG build
+events = []
+sys.addaudithook(lambda event, args: events.append(event) if event in ("subprocess.Popen", "os.system") else None)
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+print(json.dumps({
+    "dags": sorted(bag.dag_ids),
+    "errors": {k: v for k, v in bag.import_errors.items()},
+    "tasks": {d: sorted(t.task_id for t in bag.dags[d].tasks) for d in bag.dag_ids},
+    "pools": {d: sorted({t.pool for t in bag.dags[d].tasks}) for d in bag.dag_ids},
+    "schedules": {d: type(bag.dags[d].timetable).__name__ for d in bag.dag_ids},
+    "subprocesses": events,
+}))
+"""
+
+
+def parse(folder: Path, env: dict) -> dict:
+    proc = run([sys.executable, "-c", PARSE_SCRIPT, str(folder)], env)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory) -> Path:
+    return make_demo_project(tmp_path_factory.mktemp("dagbag") / "project")
+
+
+def test_repository_dags_folder_has_no_import_errors(airflow_home):
+    result = parse(REPO / "dags", airflow_env(airflow_home, REPO))
+    assert result["errors"] == {}
+    assert result["dags"] == ["dango_ingest__customers", "dango_ingest__order_lines", "dango_ingest__orders",
+                              "dango_ingest__products", "dango_transform"]
+
+
+def test_demo_dags_tasks_and_pools(airflow_home, demo_project):
+    result = parse(demo_project / "dags", airflow_env(airflow_home, demo_project))
+    assert result["errors"] == {}
+    ingest = "dango_ingest__orders"
+    assert result["tasks"][ingest] == ["extract", "generate_staging", "load"]
+    # only the warehouse write holds the single-slot pool; extraction and staging generation do not
+    assert result["pools"][ingest] == ["dango_duckdb", "default_pool"]
+    assert result["pools"]["dango_transform"] == ["dango_duckdb"]
+    assert result["schedules"][ingest] == "NullTimetable"
+    assert result["schedules"]["dango_transform"] == "AssetTriggeredTimetable"
+    # building DAGs runs no subprocess (no dbt ls) and does not create the warehouse
+    assert result["subprocesses"] == []
+    assert not (demo_project / "data" / "warehouse.duckdb").exists()
+
+
+def test_broken_sources_file_is_an_import_error_and_other_files_still_load(airflow_home, tmp_path, demo_project):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "dango_dags.py").write_text((demo_project / "dags" / "dango_dags.py").read_text())
+    (dags / "other_dag.py").write_text(
+        "from airflow.sdk import DAG\nfrom airflow.providers.standard.operators.empty import EmptyOperator\n"
+        "with DAG('other_dag', schedule=None):\n    EmptyOperator(task_id='noop')\n"
+    )
+    sources = demo_project / "sources.yml"
+    original = sources.read_text()
+    try:
+        sources.write_text(original.replace("primary_key: order_id", "primary_key: order_id\n    retention: 5"))
+        result = parse(dags, airflow_env(airflow_home, demo_project))
+    finally:
+        sources.write_text(original)
+    assert result["dags"] == ["other_dag"]
+    assert list(result["errors"]) == [str(dags / "dango_dags.py")]
+    error = result["errors"][str(dags / "dango_dags.py")]
+    line = next(i for i, text in enumerate(original.splitlines(), 1) if "primary_key: order_id" in text) + 1
+    assert f"{sources}:{line}: sources[2].retention: unknown key 'retention'" in error
+    assert "allowed keys here:" in error
+
+
+def test_provider_and_plugin_are_registered(airflow_home):
+    env = airflow_env(airflow_home)
+    providers = run([str(BIN / "airflow"), "providers", "list", "--output", "json"], env).stdout
+    assert any(p["package_name"] == "dango-provider" for p in json.loads(providers[providers.index("["):]))
+    plugins = run([str(BIN / "airflow"), "plugins", "--output", "json"], env).stdout
+    names = [p["name"] for p in json.loads(plugins[plugins.index("["):])]
+    assert "dango" in names
+    config = run([str(BIN / "airflow"), "config", "get-value", "dango", "pool"], env).stdout.strip().splitlines()[-1]
+    assert config == "dango_duckdb"
+
+
+def test_dango_init_creates_the_pool(airflow_home, tmp_path):
+    env = airflow_env(airflow_home, AIRFLOW__DANGO__POOL="dango_init_pool_test")
+    out = run([str(BIN / "dango"), "init", str(tmp_path / "p")], env).stdout
+    assert "pool 'dango_init_pool_test' created" in out
+    pools = run([str(BIN / "airflow"), "pools", "get", "dango_init_pool_test", "--output", "json"], env).stdout
+    assert int(json.loads(pools[pools.index("["):])[0]["slots"]) == 1
