@@ -1,0 +1,169 @@
+"""Ingest behaviour on real files, a real dlt pipeline and a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dango_provider.config.loader import load_project
+from dango_provider.exceptions import SourceDataError, WarehouseLockTimeout
+from dango_provider.hooks.duckdb import DuckDBHook
+from dango_provider.sources.runner import NothingToLoad, extract_source, load_source
+from tests.conftest import BIN, airflow_env, run
+
+SOURCES = """\
+version: "1.0"
+defaults: {{retries: 0}}
+sources:
+  - name: orders
+    type: csv
+    primary_key: order_id
+    csv: {{directory: data/orders}}
+  - name: events
+    type: csv
+    write_disposition: {events_disposition}
+    csv: {{directory: data/events}}
+"""
+
+
+def make_project(root: Path, events_disposition: str = "append") -> Path:
+    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
+    (root / "sources.yml").write_text(SOURCES.format(events_disposition=events_disposition))
+    (root / "data" / "orders").mkdir(parents=True)
+    (root / "data" / "events").mkdir(parents=True)
+    (root / "data" / "orders" / "orders_1.csv").write_text("order_id,amount\n1,10.0\n2,20.0\n3,30.0\n")
+    (root / "data" / "events" / "events_1.csv").write_text("event,n\na,1\nb,2\n")
+    return root
+
+
+def sync(project_dir: Path, name: str, lock_timeout: float = 30, full_refresh: bool = False):
+    project = load_project(project_dir)
+    source = project.source(name)
+    warehouse = DuckDBHook(project.warehouse_path, lock_timeout=lock_timeout)
+    extracted = extract_source(project, source, warehouse, full_refresh=full_refresh)
+    return load_source(project, source, warehouse, owner=f"test {name}", extracted=extracted.__dict__)
+
+
+def rows(project_dir: Path, sql: str):
+    con = duckdb.connect(str(project_dir / "data" / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_unchanged_files_are_not_read_again(tmp_path):
+    project = make_project(tmp_path)
+    assert sync(project, "orders").row_counts == {"orders": 3}
+    with pytest.raises(NothingToLoad, match="1 file\\(s\\), none new or changed"):
+        sync(project, "orders")
+
+
+def test_delta_file_upserts_on_the_primary_key(tmp_path):
+    project = make_project(tmp_path)
+    sync(project, "orders")
+    (project / "data" / "orders" / "orders_2.csv").write_text("order_id,amount\n2,25.0\n4,40.0\n")
+    result = sync(project, "orders")
+    assert result.row_counts == {"orders": 2}
+    assert rows(project, "select order_id, amount from raw_orders.orders order by 1") == [
+        (1, 10.0), (2, 25.0), (3, 30.0), (4, 40.0)]
+
+
+def test_ragged_file_fails_naming_file_and_line_and_keeps_loaded_data(tmp_path):
+    project = make_project(tmp_path)
+    sync(project, "orders")
+    bad = project / "data" / "orders" / "orders_2.csv"
+    bad.write_text("order_id,amount\n2,25.0\n5,50.0,extra\n")
+    with pytest.raises(SourceDataError) as info:
+        sync(project, "orders")
+    assert f"{bad}:3: ragged row: expected 2 fields like the header, found 3" in str(info.value)
+    assert rows(project, "select order_id, amount from raw_orders.orders order by 1") == [(1, 10.0), (2, 20.0), (3, 30.0)]
+    # once the file is fixed it loads; nothing of the failed attempt was kept
+    bad.write_text("order_id,amount\n2,25.0\n5,50.0\n")
+    assert sync(project, "orders").row_counts == {"orders": 2}
+    assert rows(project, "select count(*), sum(amount) from raw_orders.orders") == [(4, 115.0)]
+
+
+def test_changed_file_replaces_its_own_rows_under_append(tmp_path):
+    project = make_project(tmp_path)
+    sync(project, "events")
+    (project / "data" / "events" / "events_2.csv").write_text("event,n\nc,3\n")
+    sync(project, "events")
+    (project / "data" / "events" / "events_1.csv").write_text("event,n\na,1\nb,2\nb2,22\n")
+    sync(project, "events")
+    assert rows(project, "select event, n, _dango_file from raw_events.events order by 1") == [
+        ("a", 1, "data/events/events_1.csv"), ("b", 2, "data/events/events_1.csv"),
+        ("b2", 22, "data/events/events_1.csv"), ("c", 3, "data/events/events_2.csv")]
+
+
+def test_full_refresh_with_replace_reloads_everything(tmp_path):
+    project = make_project(tmp_path, events_disposition="replace")
+    sync(project, "events")
+    (project / "data" / "events" / "events_1.csv").write_text("event,n\nz,9\n")
+    sync(project, "events", full_refresh=True)
+    assert rows(project, "select event, n from raw_events.events") == [("z", 9)]
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from dango_provider.core.lock import warehouse_lock
+with warehouse_lock(Path(sys.argv[1]), timeout=5, owner="the other writer"):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_lock(project: Path, seconds: float) -> subprocess.Popen:
+    lock = project / "data" / "warehouse.duckdb.lock"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_writer_waits_for_the_lock_then_loads(tmp_path):
+    project = make_project(tmp_path)
+    holder = _hold_lock(project, 3)
+    started = time.monotonic()
+    result = sync(project, "orders", lock_timeout=30)
+    holder.wait(timeout=30)
+    assert result.lock_wait_seconds >= 1.5
+    assert time.monotonic() - started >= 2
+    assert rows(project, "select count(*) from raw_orders.orders") == [(3,)]
+
+
+def test_second_writer_times_out_naming_the_holder(tmp_path):
+    project = make_project(tmp_path)
+    holder = _hold_lock(project, 10)
+    try:
+        with pytest.raises(WarehouseLockTimeout) as info:
+            sync(project, "orders", lock_timeout=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "could not lock the warehouse within 1s" in str(info.value)
+    assert f"the other writer (pid {holder.pid} on" in str(info.value)
+    # the extracted package is still pending; the next load takes it once the lock is free
+    project_obj = load_project(project)
+    source = project_obj.source("orders")
+    load_source(project_obj, source, DuckDBHook(project_obj.warehouse_path, lock_timeout=5), owner="retry",
+                extracted={"row_counts": {"orders": 3}})
+    assert rows(project, "select count(*) from raw_orders.orders") == [(3,)]
+
+
+@pytest.mark.slow
+def test_ragged_file_fails_the_airflow_task_with_the_message(tmp_path, airflow_home):
+    project = make_project(tmp_path)
+    (project / "data" / "orders" / "orders_1.csv").write_text("order_id,amount\n1,10.0\n2\n")
+    proc = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__orders"], airflow_env(airflow_home, project),
+               check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"{project}/data/orders/orders_1.csv:3: ragged row: expected 2 fields like the header, found 1" in log
+    assert not (project / "data" / "warehouse.duckdb").exists() or rows(
+        project, "select count(*) from information_schema.tables where table_schema = 'raw_orders'") == [(0,)]
