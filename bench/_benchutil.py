@@ -75,6 +75,10 @@ def banner(name: str) -> None:
     print(f"== {name}  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpus {os.cpu_count()}")
     print(f"   {versions()}")
     print(f"   imports: {import_mode()}; AIRFLOW_HOME {os.environ.get('AIRFLOW_HOME', '~/airflow')}")
+    load = os.getloadavg()
+    print(f"   load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+          + (f"  WARNING: the machine is busy ({load[0]:.1f} runnable on {os.cpu_count()} cpus): times are inflated"
+             if load[0] > (os.cpu_count() or 1) else ""))
 
 
 def make_project(directory: Path, sources_yml: str) -> Path:

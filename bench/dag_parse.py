@@ -183,7 +183,6 @@ def main() -> int:
 
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     bu.banner("bench/dag_parse.py")
-    print(f"   load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="dango_bench_parse_"))
     try:
         root = tmp / "project"

@@ -19,7 +19,9 @@ ratios; never asserts on time.
 --what-if   also runs the append path: with extract and load in two child processes (the shape of
             the two Airflow tasks: peak RSS of each), and with the settings proposed in bench/README.md
             (A: dlt's Airflow secrets provider off; A+B: also no per-row _dlt_id), set through the
-            environment of the child (the provider's code is not touched), to size what they save.
+            environment of the child (the provider's code is not touched), and A+B+C: also new files
+            loaded as a plain append instead of delete-insert (a monkeypatch in the child only), to
+            size what each change saves.
 --profile   adds a cProfile top list per provider path (figures then include profiler overhead).
 """
 
@@ -42,6 +44,8 @@ TARGET_RSS_MB = 400
 COLUMNS = 8
 WHAT_IF_SECRETS = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
 WHAT_IF_BOTH = {**WHAT_IF_SECRETS, "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false"}
+# C is not a setting: the child monkeypatches runner.file_resource (bench only) to load new files as a plain append
+WHAT_IF_ALL = {**WHAT_IF_BOTH, "DANGO_BENCH_PLAIN_APPEND": "1"}
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -104,6 +108,24 @@ def _new_project(csv_path: Path, workdir: Path, disposition: str) -> Path:
     return project_dir
 
 
+def _plain_append_for_new_files(runner) -> None:
+    """What-if C (bench only, nothing edited): a first load of new files as plain append.
+
+    The provider loads ``append`` sources as merge/delete-insert keyed on ``_dango_file`` so that a
+    changed file replaces its rows; that goes through a staging dataset and copies every row twice.
+    When none of the files was loaded before there is nothing to replace (this bench loads a new file).
+    """
+    original = runner.file_resource
+
+    def file_resource(project, source, paths):
+        resource = original(project, source, paths)
+        if runner.effective_write_disposition(project, source) == "append":
+            resource.apply_hints(write_disposition="append")
+        return resource
+
+    runner.file_resource = file_resource
+
+
 def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: bool, phase: str,
                    project_arg: str | None) -> dict:
     """phase both: extract + load in this process; extract / load: one of them (as two Airflow tasks do)."""
@@ -116,6 +138,8 @@ def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: boo
     from dango_provider.sources import runner
 
     rss_after_imports = bu.rss_mb_now()
+    if os.environ.get("DANGO_BENCH_PLAIN_APPEND") == "1":
+        _plain_append_for_new_files(runner)
     project_dir = Path(project_arg) if project_arg else _new_project(csv_path, workdir, disposition)
     project = load_project(project_dir)
     source = project.source("orders")
@@ -154,6 +178,8 @@ def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: boo
         return result
     con = duckdb.connect(str(project.warehouse_path), read_only=True)
     result["rows"] = con.execute("SELECT count(*) FROM raw_orders.orders").fetchone()[0]
+    result["staging_dataset"] = bool(con.execute(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name = 'raw_orders_staging'").fetchone()[0])
     con.close()
     shutil.rmtree(project_dir, ignore_errors=True)
     return result
@@ -188,7 +214,7 @@ def run_split(kind: str, csv_path: Path, workdir: Path) -> dict:
     """Extract in one child, load in another (the shape of the two Airflow tasks); combined figures."""
     ext = run_child(kind, csv_path, workdir, label=f"{kind}_split_extract", phase="extract")
     load = run_child(kind, csv_path, workdir, label=f"{kind}_split_load", phase="load", project=ext["project"])
-    return {"rows": load["rows"], "extract_s": ext["extract_s"], "load_s": load["load_s"],
+    return {"rows": load["rows"], "staging_dataset": load.get("staging_dataset"), "extract_s": ext["extract_s"], "load_s": load["load_s"],
             "total_s": ext["extract_s"] + load["load_s"], "extract_reported_s": ext["extract_reported_s"],
             "rss_after_imports_mb": max(ext["rss_after_imports_mb"], load["rss_after_imports_mb"]),
             "rss_after_extract_mb": ext["rss_after_extract_mb"],
@@ -226,7 +252,6 @@ def main() -> int:
         return code
 
     bu.banner("bench/ingest_csv.py")
-    print(f"   load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="dango_bench_ingest_"))
     try:
         warm_csv = tmp / "warmup.csv"
@@ -243,7 +268,7 @@ def main() -> int:
         runs = [("duckdb", "duckdb", None), ("append", "append", None), ("merge", "merge", None)]
         if args.what_if:
             runs += [("append", "append 2 processes", "split"), ("append", "append what-if A", WHAT_IF_SECRETS),
-                     ("append", "append what-if A+B", WHAT_IF_BOTH)]
+                     ("append", "append what-if A+B", WHAT_IF_BOTH), ("append", "append what-if A+B+C", WHAT_IF_ALL)]
         results = {}
         for kind, label, env in runs:
             if env == "split":
@@ -281,13 +306,16 @@ def main() -> int:
                   f"{r['rss_after_imports_mb']:.0f} MB right after imports, {r['rss_after_extract_mb']:.0f} MB "
                   "after extract")
             print(f"    split: extract+normalize {r['extract_s']:.2f}s ({share:.0f}%; ExtractResult.seconds "
-                  f"{r['extract_reported_s']:.2f}s), load {r['load_s']:.2f}s ({100 - share:.0f}%)")
+                  f"{r['extract_reported_s']:.2f}s), load {r['load_s']:.2f}s ({100 - share:.0f}%)"
+                  + ("; load went through the raw_orders_staging dataset" if r.get("staging_dataset") else
+                     "; no staging dataset"))
         if args.what_if:
             sp = results["append 2 processes"]
             print(f"\nappend with extract and load in two processes (as the extract and load tasks run): peak RSS "
                   f"extract {sp['extract_peak_rss_mb']:.0f} MB, load {sp['load_peak_rss_mb']:.0f} MB")
             a = results["append"]
-            for label, env in (("append what-if A", WHAT_IF_SECRETS), ("append what-if A+B", WHAT_IF_BOTH)):
+            for label, env in (("append what-if A", WHAT_IF_SECRETS), ("append what-if A+B", WHAT_IF_BOTH),
+                               ("append what-if A+B+C", WHAT_IF_ALL)):
                 w = results[label]
                 print(f"{label[7:]} ({', '.join(f'{k}={v}' for k, v in env.items())}): append "
                       f"{a['total_s']:.2f}s -> {w['total_s']:.2f}s ({a['total_s'] / w['total_s']:.2f}x faster), "

@@ -167,7 +167,6 @@ def main() -> int:
         return code
 
     bu.banner("bench/noop_resync.py")
-    print(f"   load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     tmp = Path(tempfile.mkdtemp(prefix="dango_bench_noop_"))
     try:
         project_dir = bu.make_project(tmp / "project", bu.sources_file([

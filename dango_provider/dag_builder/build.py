@@ -54,6 +54,7 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
 def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.dbt.task_group import staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.operators.readiness import SourcesReadyOperator
 
     assets = [raw_asset(s.name) for s in project.enabled_sources]
     schedule = project.config.transform.schedule or (AssetAny(*assets) if assets else None)
@@ -69,9 +70,10 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         default_args={**_default_args(project), "retries": 0},
         tags=["dango", "transform"],
     ) as dag:
+        ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        staging >> rest
+        ready >> staging >> rest
     return dag
 
 

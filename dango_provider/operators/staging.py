@@ -32,7 +32,8 @@ class GenerateStagingOperator(SourceOperator):
         from dango_provider.core.staging import RawTable, write_staging
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
-        from dango_provider.sources.pipeline import pipeline_for
+        from dango_provider.core.fingerprints import mark_ready
+        from dango_provider.sources.pipeline import pipeline_for, source_state_dir
 
         project, source = self.project, self.source
         schema = pipeline_for(project, source, destination=self.warehouse.dlt_destination()).default_schema
@@ -58,6 +59,8 @@ class GenerateStagingOperator(SourceOperator):
                     # succeeded; dango_transform builds the project and fails there if it is broken.
                     self.log.warning("dbt project does not parse yet; keeping the previous manifest: %s", exc)
         loaded = context["ti"].xcom_pull(task_ids="load") or {}
+        mark_ready(source_state_dir(project, source), {"models": [t.model for t in tables],
+                                                       "load_ids": loaded.get("load_ids", [])})
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {"source": source.name,
                                                       "row_counts": loaded.get("row_counts", {}),

@@ -109,9 +109,9 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
     pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
     if not pipeline.list_normalized_load_packages():
         raise IngestError(f"source '{source.name}': no normalized load package to load; run the extract again")
-    started_at = datetime.now(timezone.utc)
     row_counts = extracted.get("row_counts", {})
     with warehouse.write_lock(owner) as waited:
+        started_at = datetime.now(timezone.utc)  # the write window starts once the lock is held
         log.info("warehouse lock acquired after %.2fs", waited)
         try:
             load_info = pipeline.load()
