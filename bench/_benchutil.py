@@ -71,9 +71,21 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def code_version() -> str:
+    """HEAD and how many files under dango_provider/ differ from it (read-only git commands)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "dango_provider"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"HEAD {head or '?'}" + (f", {len(dirty)} file(s) under dango_provider/ changed since" if dirty else "")
+
+
 def banner(name: str) -> None:
     print(f"== {name}  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  cpus {os.cpu_count()}")
-    print(f"   {versions()}")
+    print(f"   dango-provider {code_version()}; {versions()}")
     print(f"   imports: {import_mode()}; AIRFLOW_HOME {os.environ.get('AIRFLOW_HOME', '~/airflow')}")
     load = os.getloadavg()
     print(f"   load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
