@@ -74,9 +74,9 @@ def versions() -> str:
 def code_version() -> str:
     """HEAD and how many files under dango_provider/ differ from it (read-only git commands)."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+        head = subprocess.run(["git", "--no-optional-locks", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "dango_provider"], cwd=REPO,
+        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--", "dango_provider"], cwd=REPO,
                                capture_output=True, text=True, timeout=10).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
