@@ -6,7 +6,8 @@ No Airflow, Cosmos or dlt imports here: the model is loaded by the CLI and by te
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -60,6 +61,52 @@ class LocalFilesOptions(CsvOptions):
     )
 
 
+DriftAction = Literal["evolve", "warn", "block"]
+PIIEntity = Literal["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "PERSON",
+                    "LOCATION"]
+MaskMethod = Literal["hash", "redact", "partial"]
+_DURATION = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
+_DURATION_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> timedelta:
+    match = _DURATION.match(str(value).strip().lower())
+    if not match:
+        raise ValueError(f"'{value}' is not a duration; use a number and a unit m, h, d or w (for example '6h', '2d')")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+class SchemaDriftPolicy(StrictModel):
+    """What to do with schema changes after a load: additive ones and breaking ones."""
+
+    on_additive: DriftAction | None = None
+    on_breaking: DriftAction | None = None
+
+
+class PIIPolicy(StrictModel):
+    """Personal data scan after each load. ``columns`` overrides a column: an entity, or null (not PII)."""
+
+    policy: Literal["report", "mask", "block"] | None = None
+    sample_size: Annotated[int, Field(ge=10, le=100_000)] | None = None
+    methods: dict[PIIEntity, MaskMethod] = Field(default_factory=dict)
+    columns: dict[str, PIIEntity | None] = Field(default_factory=dict)
+    nlp_model: str | None = None
+
+
+class Freshness(StrictModel):
+    """A source is stale when its last successful load is older than these durations."""
+
+    warn_after: str | None = None
+    error_after: str | None = None
+
+    @field_validator("warn_after", "error_after")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+
 class Source(StrictModel):
     name: str
     type: str
@@ -72,6 +119,9 @@ class Source(StrictModel):
     write_disposition: WriteDisposition | None = None
     lookback_days: Annotated[int, Field(ge=0)] | None = None
     empty_sync_policy: Literal["fail", "allow"] | None = None
+    schema_drift: SchemaDriftPolicy | None = None
+    pii: PIIPolicy | None = None
+    freshness: Freshness | None = None
     csv: CsvOptions | None = None
     local_files: LocalFilesOptions | None = None
 
@@ -132,6 +182,11 @@ class Defaults(StrictModel):
     lookback_days: Annotated[int, Field(ge=0)] = 0
     empty_sync_policy: Literal["fail", "allow"] = "fail"
     retries: Annotated[int, Field(ge=0, le=20)] = 2
+    schema_drift: SchemaDriftPolicy = Field(
+        default_factory=lambda: SchemaDriftPolicy(on_additive="evolve", on_breaking="block"))
+    pii: PIIPolicy = Field(default_factory=lambda: PIIPolicy(policy="report", sample_size=100,
+                                                             nlp_model="en_core_web_sm"))
+    freshness: Freshness = Field(default_factory=Freshness)
 
     @field_validator("schedule")
     @classmethod
@@ -212,3 +267,29 @@ def _check_schedule(value: str | None) -> str | None:
             + ", ".join(sorted(_CRON_PRESETS))
         )
     return value
+
+
+def effective_drift_policy(defaults: Defaults, source: Source) -> tuple[str, str]:
+    """(on_additive, on_breaking) for a source: its own block over ``defaults`` over evolve/block."""
+    own = source.schema_drift or SchemaDriftPolicy()
+    return (own.on_additive or defaults.schema_drift.on_additive or "evolve",
+            own.on_breaking or defaults.schema_drift.on_breaking or "block")
+
+
+def effective_pii_policy(defaults: Defaults, source: Source) -> PIIPolicy:
+    own = source.pii or PIIPolicy()
+    base = defaults.pii
+    return PIIPolicy(
+        policy=own.policy or base.policy or "report",
+        sample_size=own.sample_size or base.sample_size or 100,
+        methods={**base.methods, **own.methods},
+        columns={**base.columns, **own.columns},
+        nlp_model=own.nlp_model or base.nlp_model,
+    )
+
+
+def effective_freshness(defaults: Defaults, source: Source) -> tuple[timedelta | None, timedelta | None]:
+    own = source.freshness or Freshness()
+    warn = own.warn_after or defaults.freshness.warn_after
+    error = own.error_after or defaults.freshness.error_after
+    return (parse_duration(warn) if warn else None, parse_duration(error) if error else None)

@@ -15,8 +15,8 @@ from tests.unit.helpers import REPO, line_of
 
 TOP_LEVEL_KEYS = "dbt, defaults, sources, transform, version, warehouse"
 SOURCE_KEYS = (
-    "csv, description, empty_sync_policy, enabled, local_files, lookback_days, name, primary_key, "
-    "schedule, start_date, tags, type, write_disposition"
+    "csv, description, empty_sync_policy, enabled, freshness, local_files, lookback_days, name, pii, "
+    "primary_key, schedule, schema_drift, start_date, tags, type, write_disposition"
 )
 CSV_KEYS = (
     "deduplication_strategy, delimiter, directory, encoding, file_pattern, header, notes, primary_key, "
