@@ -32,6 +32,15 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift_accept(args: argparse.Namespace) -> int:
+    from dango_provider.cli.drift import accept_command
+
+    from dango_provider.settings import resolve_project_dir
+
+    print(accept_command(resolve_project_dir(args.project), args.source, args.by))
+    return 0
+
+
 def _create_pool() -> str:
     try:
         from dango_provider.plugins.pool_listener import ensure_pool
@@ -55,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--demo", action="store_true", help="add the demo e-commerce data and dbt models")
     init.add_argument("--no-pool", action="store_true", help="do not create the Airflow pool now")
     init.set_defaults(func=_init)
+    drift = sub.add_parser("drift", help="schema drift: accept blocked changes").add_subparsers(dest="drift_command",
+                                                                                              required=True)
+    accept = drift.add_parser("accept", help="accept a source's breaking schema changes; releases dango_transform")
+    accept.add_argument("source")
+    accept.add_argument("--project", help="project directory or sources.yml (default: [dango] project_dir, else .)")
+    accept.add_argument("--by", help="who accepts (default: the current user)")
+    accept.set_defaults(func=_drift_accept)
     return parser
 
 

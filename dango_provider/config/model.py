@@ -65,14 +65,14 @@ DriftAction = Literal["evolve", "warn", "block"]
 PIIEntity = Literal["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "PERSON",
                     "LOCATION"]
 MaskMethod = Literal["hash", "redact", "partial"]
-_DURATION = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
-_DURATION_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^(\d+)\s*(s|m|min|h|d|w)$")
+_DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(value: str) -> timedelta:
     match = _DURATION.match(str(value).strip().lower())
     if not match:
-        raise ValueError(f"'{value}' is not a duration; use a number and a unit m, h, d or w (for example '6h', '2d')")
+        raise ValueError(f"'{value}' is not a duration; use a number and a unit s, m, h, d or w (for example '6h', '2d')")
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
@@ -198,6 +198,16 @@ class Transform(StrictModel):
     schedule: str | None = Field(
         default=None, description="Cron for dango_transform; by default it runs when any source has loaded."
     )
+    governance_timeout: str = Field(
+        default="6h", description="How long the transform waits for blocked schema changes to be accepted."
+    )
+    poll_interval: str = Field(default="30s", description="How often governance sensors check again.")
+
+    @field_validator("governance_timeout", "poll_interval")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
     @field_validator("schedule")
     @classmethod

@@ -41,18 +41,6 @@ class FingerprintStore:
         self.committed_path.unlink(missing_ok=True)
 
 
-READY = "staging_ready.json"
-
-
-def mark_ready(state_dir: Path, info: dict) -> None:
-    """Record that a source has loaded and its staging models exist (read by the transform's readiness check)."""
-    _write_atomic(state_dir / READY, info)
-
-
-def is_ready(state_dir: Path) -> bool:
-    return (state_dir / READY).exists()
-
-
 def _read(path: Path) -> dict[str, str]:
     try:
         return json.loads(path.read_text())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -27,6 +27,8 @@ class RawTable:
     columns: list[tuple[str, str]]  # (column name in raw, data type) in raw order
     primary_key: list[str]
     description: str | None = None
+    #: column name in raw -> SQL expression template over ``{column}`` that masks it (PII policy mask)
+    masks: dict[str, str] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -37,13 +39,18 @@ class RawTable:
         return [(n, t) for n, t in self.columns if not n.startswith(INTERNAL_PREFIXES)]
 
     def schema_hash(self) -> str:
-        return _digest([self.columns, self.primary_key, self.description])
+        return _digest([self.columns, self.primary_key, self.description, sorted(self.masks.items())])
+
+
+def _column_sql(table: RawTable, name: str) -> str:
+    template = table.masks.get(name)
+    return template.format(column=quote_identifier(name)) if template else quote_identifier(name)
 
 
 def model_sql(table: RawTable) -> str:
     column_names = {n for n, _ in table.columns}
     select = ",\n".join(
-        f"    {quote_identifier(name)} as {quote_identifier(snake_case(name))}" for name, _ in table.user_columns
+        f"    {_column_sql(table, name)} as {quote_identifier(snake_case(name))}" for name, _ in table.user_columns
     )
     header = (
         f"-- {MARKER} schema={table.schema_hash()}\n"

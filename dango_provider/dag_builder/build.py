@@ -28,6 +28,7 @@ def _default_args(project: Project) -> dict:
 
 def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:
     from dango_provider.operators.ingest import DltExtractOperator, DltLoadOperator
+    from dango_provider.operators.schema_drift import SchemaDriftCheckOperator
     from dango_provider.operators.staging import GenerateStagingOperator
 
     defaults = project.config.defaults
@@ -46,15 +47,18 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
     ) as dag:
         extract = DltExtractOperator(task_id="extract", **common)
         load = DltLoadOperator(task_id="load", pool=settings.pool, **common)
+        drift = SchemaDriftCheckOperator(task_id="schema_drift", pool=settings.pool, **common)
         staging = GenerateStagingOperator(task_id="generate_staging", outlets=[raw_asset(source.name)], **common)
-        extract >> load >> staging
+        extract >> load >> drift >> staging
     return dag
 
 
 def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.dbt.task_group import staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.config.model import parse_duration
     from dango_provider.operators.readiness import SourcesReadyOperator
+    from dango_provider.sensors.schema_drift import SchemaDriftSensor
 
     assets = [raw_asset(s.name) for s in project.enabled_sources]
     schedule = project.config.transform.schedule or (AssetAny(*assets) if assets else None)
@@ -70,10 +74,16 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         default_args={**_default_args(project), "retries": 0},
         tags=["dango", "transform"],
     ) as dag:
+        transform = project.config.transform
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
+        drift_gate = SchemaDriftSensor(
+            task_id="schema_drift_gate", project_dir=str(project.root),
+            timeout=parse_duration(transform.governance_timeout).total_seconds(),
+            poke_interval=parse_duration(transform.poll_interval).total_seconds(),
+        )
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        ready >> staging >> rest
+        ready >> drift_gate >> staging >> rest
     return dag
 
 

@@ -14,6 +14,9 @@ from dango_provider.hooks.warehouse import Warehouse
 from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
 
 
+MEMORY_LIMIT = "256MB"
+
+
 class DuckDBHook(Warehouse):
     """Access to a DuckDB warehouse file.
 
@@ -50,8 +53,11 @@ class DuckDBHook(Warehouse):
 
     def dlt_destination(self):
         import dlt
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-        return dlt.destinations.duckdb(credentials=str(self.path))
+        # a bounded buffer pool keeps large loads (and merges) from growing the task's memory unbounded
+        credentials = DuckDbCredentials(str(self.path), global_config={"memory_limit": MEMORY_LIMIT})
+        return dlt.destinations.duckdb(credentials=credentials)
 
     def dbt_env(self) -> dict[str, str]:
         return {"DANGO_WAREHOUSE_PATH": str(self.path)}

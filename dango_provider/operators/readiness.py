@@ -30,7 +30,7 @@ class SourcesReadyOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[str]:
         from dango_provider.config.loader import load_project
-        from dango_provider.core.fingerprints import is_ready
+        from dango_provider.core.governance_state import is_ready
         from dango_provider.sources.pipeline import source_state_dir
 
         project = load_project(self.project_dir)

@@ -32,7 +32,7 @@ class GenerateStagingOperator(SourceOperator):
         from dango_provider.core.staging import RawTable, write_staging
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
-        from dango_provider.core.fingerprints import mark_ready
+        from dango_provider.core.governance_state import mark_ready
         from dango_provider.sources.pipeline import pipeline_for, source_state_dir
 
         project, source = self.project, self.source
@@ -60,9 +60,16 @@ class GenerateStagingOperator(SourceOperator):
                     self.log.warning("dbt project does not parse yet; keeping the previous manifest: %s", exc)
         loaded = context["ti"].xcom_pull(task_ids="load") or {}
         mark_ready(source_state_dir(project, source), {"models": [t.model for t in tables],
-                                                       "load_ids": loaded.get("load_ids", [])})
+                                                       "load_ids": loaded.get("load_ids", []),
+                                                       "loaded_at": loaded.get("finished_at")})
+        drift = context["ti"].xcom_pull(task_ids="schema_drift") or {}
         for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = {"source": source.name,
-                                                      "row_counts": loaded.get("row_counts", {}),
-                                                      "load_ids": loaded.get("load_ids", [])}
+            context["outlet_events"][outlet].extra = {
+                "source": source.name,
+                "row_counts": loaded.get("row_counts", {}),
+                "load_ids": loaded.get("load_ids", []),
+                "schema_changes": [{k: c.get(k) for k in ("table", "column", "kind", "change_class", "action")}
+                                   for c in drift.get("changes", [])],
+                "blocked_by_schema_drift": bool(drift.get("blocked")),
+            }
         return {"models": [t.model for t in tables], "written": [p.name for p in written]}

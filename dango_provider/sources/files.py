@@ -92,7 +92,8 @@ def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator
     for path in files:
         if path.stat().st_size == 0:
             raise SourceDataError(f"{path}: the file is empty (0 bytes); remove it or give it a header and rows")
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                                 "memory_limit": "256MB", "threads": 2})
     try:
         try:
             reader = con.execute(read_sql(options, files, root)).fetch_record_batch(BATCH_ROWS)
@@ -108,6 +109,18 @@ def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator
                 raise SourceDataError(f"{path}: the file has a header but no data rows")
     finally:
         con.close()
+
+
+def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, str]:
+    """Column name -> DuckDB type of ``files`` as read (the source's own schema, before dlt)."""
+    import duckdb
+
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        rows = con.execute(f"DESCRIBE {read_sql(options, files, root)}").fetchall()
+    finally:
+        con.close()
+    return {name: data_type for name, data_type, *_ in rows if name != FILE_COLUMN}
 
 
 def _distinct(batch) -> set[str]:

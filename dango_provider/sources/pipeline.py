@@ -14,9 +14,12 @@ from dango_provider.sources import files
 
 # dlt would otherwise try to send usage telemetry; these machines (and many users') are offline
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-# raw tables carry dlt's load id and row id also for Arrow data (staging orders by the load id)
+# dlt would look up every config value as an Airflow Variable (hundreds of API calls per task);
+# the provider passes credentials to dlt explicitly instead
+os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
+# raw tables carry dlt's load id also for Arrow data (staging orders by it); no per-row random _dlt_id:
+# generating it in Python costs more than the rest of the extract and nothing reads it
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
-os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
 # replace loads go through a staging dataset: the old rows stay queryable until the new ones commit
 os.environ.setdefault("DESTINATION__REPLACE_STRATEGY", "insert-from-staging")
 
@@ -58,8 +61,12 @@ def effective_write_disposition(project: Project, source: Source) -> str:
     return "append"
 
 
-def file_resource(project: Project, source: Source, paths: list[Path]):
-    """A dlt resource over ``paths``: Arrow batches read by DuckDB, with write disposition hints."""
+def file_resource(project: Project, source: Source, paths: list[Path], *, all_new: bool = False):
+    """A dlt resource over ``paths``: Arrow batches read by DuckDB, with write disposition hints.
+
+    ``all_new``: none of ``paths`` was loaded before, so an ``append`` source appends plainly instead
+    of going through delete-insert on the file column.
+    """
     import dlt
 
     disposition = effective_write_disposition(project, source)
@@ -71,6 +78,8 @@ def file_resource(project: Project, source: Source, paths: list[Path]):
         sort_column = source.options.timestamp_column or files.FILE_COLUMN
         order = "asc" if (source.options.timestamp_column and source.options.timestamp_sort == "asc") else "desc"
         columns.setdefault(sort_column, {})["dedup_sort"] = order
+    elif disposition == "append" and all_new:
+        hints = {"write_disposition": "append"}
     elif disposition == "append":
         # a changed file replaces the rows it loaded before: delete-insert keyed on the file
         hints = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"},

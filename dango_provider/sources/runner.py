@@ -40,6 +40,8 @@ class ExtractResult:
     files: list[str]
     row_counts: dict[str, int]
     seconds: float
+    #: table -> column -> DuckDB type of the data read in this run (dlt-normalized names)
+    source_schema: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,12 +83,13 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
 
     log.info("source '%s': reading %d new or changed file(s) of %d (%s)", source.name, len(changed), len(current),
              disposition)
+    started = time.monotonic()
     # normalize needs the destination's capabilities; it does not connect to it
     pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
     discard_pending(pipeline)
-    started = time.monotonic()
+    all_new = not any(_relative(p, project.root) in committed for p in changed)
     try:
-        pipeline.extract(file_resource(project, source, changed), loader_file_format="parquet")
+        pipeline.extract(file_resource(project, source, changed, all_new=all_new), loader_file_format="parquet")
         info = pipeline.normalize()
     except Exception as exc:
         discard_pending(pipeline)
@@ -98,8 +101,12 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows normalized", source.name, table, rows)
     store.write_pending(current)
+    naming = pipeline.default_schema.naming
+    described = files.describe(source.options, changed, project.root)
+    source_schema = {files.table_name(source): {naming.normalize_identifier(c): t for c, t in described.items()}}
     return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
-                         row_counts=row_counts, seconds=round(time.monotonic() - started, 3))
+                         row_counts=row_counts, seconds=round(time.monotonic() - started, 3),
+                         source_schema=source_schema)
 
 
 def load_source(project: Project, source: Source, warehouse, *, owner: str, extracted: dict | None = None,

@@ -1,0 +1,87 @@
+"""Governance state kept beside the project, readable without opening the warehouse.
+
+DuckDB lets one process write or many read, never both: a sensor or trigger that polled the
+warehouse would make a concurrent load fail. Decisions that waiting tasks need (a source blocked
+by schema drift, the columns to mask, when a source last loaded) therefore live in small JSON files
+under ``.dango/state/sources/<source>/``; ``dango_meta`` keeps the full history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+DRIFT_BLOCKED = "drift_blocked.json"
+PII = "pii.json"
+READY = "staging_ready.json"
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def block_for_drift(state_dir: Path, changes: list[dict], pending_schema: dict) -> None:
+    _write(state_dir / DRIFT_BLOCKED, {"changes": changes, "pending_schema": pending_schema,
+                                       "detected_at": datetime.now(timezone.utc).isoformat()})
+
+
+def drift_blocked(state_dir: Path) -> list[dict] | None:
+    """The breaking changes waiting for acceptance, or None when the source is not blocked."""
+    data = _read(state_dir / DRIFT_BLOCKED)
+    return None if data is None else data["changes"]
+
+
+def pending_schema(state_dir: Path) -> dict | None:
+    data = _read(state_dir / DRIFT_BLOCKED)
+    return None if data is None else data["pending_schema"]
+
+
+def release_drift(state_dir: Path) -> None:
+    (state_dir / DRIFT_BLOCKED).unlink(missing_ok=True)
+
+
+def blocked_sources(state_dirs: dict[str, Path]) -> dict[str, list[dict]]:
+    """{source: pending breaking changes} for every blocked source among ``state_dirs``."""
+    out = {}
+    for name, state_dir in state_dirs.items():
+        changes = drift_blocked(state_dir)
+        if changes is not None:
+            out[name] = changes
+    return out
+
+
+def write_pii(state_dir: Path, data: dict) -> None:
+    _write(state_dir / PII, data)
+
+
+def read_pii(state_dir: Path) -> dict:
+    return _read(state_dir / PII) or {"scanned": {}, "masks": {}}
+
+
+def mark_ready(state_dir: Path, info: dict) -> None:
+    """Record that a source loaded and its staging models exist (with the time of that load)."""
+    _write(state_dir / READY, {**info, "ready_at": datetime.now(timezone.utc).isoformat()})
+
+
+def ready_info(state_dir: Path) -> dict | None:
+    return _read(state_dir / READY)
+
+
+def is_ready(state_dir: Path) -> bool:
+    return (state_dir / READY).exists()
+
+
+def describe_changes(changes: list[dict]) -> str:
+    return "; ".join(c.get("detail") or f"{c.get('table')}.{c.get('column')}: {c.get('kind')}" for c in changes)
