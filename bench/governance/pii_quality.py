@@ -309,7 +309,7 @@ def evaluate(label: str, nlp_model: str | None, data, sample_size: int, seed: in
     print(f"precision {precision:.3f} (target >= {TARGET_PRECISION})   recall {recall:.3f} "
           f"(target >= {TARGET_RECALL}){'' if ner else f'   recall over detectable entities {det_recall:.3f}'}")
     print(f"false positives on look-alikes: {len(lookalike_fp)} {lookalike_fp if lookalike_fp else ''}(target 0)")
-    print(f"time: build analyzer {t_build:.2f} s (cached per model), classify {len(data)} columns / "
+    print(f"time: build analyzer {t_build:.2f} s, classify {len(data)} columns / "
           f"{n_values} values {t_scan:.2f} s ({1000 * t_scan / max(n_values, 1):.2f} ms per value)")
     return {"precision": precision, "recall": recall, "detectable_recall": det_recall, "fp": lookalike_fp,
             "ner": ner}

@@ -134,7 +134,8 @@ def build_analyzer(nlp_model: str | None = DEFAULT_NLP_MODEL) -> tuple[AnalyzerE
     directory) the analyzer runs that model through Presidio's spaCy NLP engine. Otherwise, or with
     ``nlp_model=None``, it uses Presidio's no-op NLP engine and pattern recognizers only; a missing or
     broken model is logged once per process. Nothing is ever downloaded. The result is cached per
-    ``nlp_model`` (building takes about a second), so the analyzer is shared: do not mutate it.
+    ``nlp_model`` (building takes seconds: Presidio import and model load), so the analyzer is shared: do
+    not mutate it.
 
     :param nlp_model: spaCy model to use for NER, or None for pattern recognizers only.
     :return: ``(analyzer, ner_available)``.
@@ -431,7 +432,7 @@ def _support(
     results = batch.analyze_iterator(
         texts, language="en", batch_size=64, entities=entities, score_threshold=0.0, context=context
     )
-    for text, found in zip(texts, results):
+    for text, found in zip(texts, results, strict=True):
         best: dict[str, float] = {}
         for result in found:
             if result.entity_type in stats and _supports(result, text, hints, score_threshold):

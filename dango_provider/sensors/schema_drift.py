@@ -46,6 +46,8 @@ class SchemaDriftSensor(BaseSensorOperator):
         blocked = blocked_sources(self._state_dirs())
         for source, changes in blocked.items():
             self.log.warning("source '%s' is blocked by schema drift: %s", source, describe_changes(changes))
+        if not blocked:
+            self.log.info("no source is blocked by schema drift")
         return not blocked
 
     def execute(self, context: Context) -> None:

@@ -315,7 +315,7 @@ def test_scan_table_applies_overrides(patterns):
 def test_findings_never_carry_values(patterns):
     values = PATTERN_VALUES["CREDIT_CARD"]
     finding = classify_column(patterns, "card_number", values + [" ", "", None], ner_available=False)
-    assert finding is not None and finding.sample_size == len(values)
+    assert isinstance(finding, ColumnFinding) and finding.sample_size == len(values)
     assert set(dataclasses.asdict(finding)) == {"column", "entity", "score", "share", "sample_size", "evidence"}
     assert not set(map(str, dataclasses.asdict(finding).values())) & set(values)
     with pytest.raises(dataclasses.FrozenInstanceError):
