@@ -27,7 +27,7 @@ class RawTable:
     columns: list[tuple[str, str]]  # (column name in raw, data type) in raw order
     primary_key: list[str]
     description: str | None = None
-    #: column name in raw -> SQL expression template over ``{column}`` that masks it (PII policy mask)
+    #: column name in raw -> SQL expression that masks it (PII policy mask)
     masks: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -43,8 +43,7 @@ class RawTable:
 
 
 def _column_sql(table: RawTable, name: str) -> str:
-    template = table.masks.get(name)
-    return template.format(column=quote_identifier(name)) if template else quote_identifier(name)
+    return table.masks.get(name) or quote_identifier(name)
 
 
 def model_sql(table: RawTable) -> str:

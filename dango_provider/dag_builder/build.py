@@ -28,6 +28,7 @@ def _default_args(project: Project) -> dict:
 
 def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:
     from dango_provider.operators.ingest import DltExtractOperator, DltLoadOperator
+    from dango_provider.operators.pii_scan import PIIScanOperator
     from dango_provider.operators.schema_drift import SchemaDriftCheckOperator
     from dango_provider.operators.staging import GenerateStagingOperator
 
@@ -49,7 +50,8 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
         load = DltLoadOperator(task_id="load", pool=settings.pool, **common)
         drift = SchemaDriftCheckOperator(task_id="schema_drift", pool=settings.pool, **common)
         staging = GenerateStagingOperator(task_id="generate_staging", outlets=[raw_asset(source.name)], **common)
-        extract >> load >> drift >> staging
+        pii = PIIScanOperator(task_id="pii_scan", pool=settings.pool, **common)
+        extract >> load >> drift >> pii >> staging
     return dag
 
 

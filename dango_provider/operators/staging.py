@@ -25,6 +25,25 @@ class GenerateStagingOperator(SourceOperator):
 
     ui_color = "#eaf2f8"
 
+    def _masks(self, table: str, columns: list[str]) -> dict[str, str]:
+        """Column -> masking SQL for columns classified as PII when the source's PII policy is mask."""
+        from dango_provider.config.model import effective_pii_policy
+        from dango_provider.core.governance_state import read_pii
+        from dango_provider.core.naming import quote_identifier
+        from dango_provider.core.pii import mask_expression
+        from dango_provider.sources.pipeline import source_state_dir
+
+        policy = effective_pii_policy(self.project.config.defaults, self.source)
+        if policy.policy != "mask":
+            return {}
+        scanned = read_pii(source_state_dir(self.project, self.source))["scanned"]
+        masks = {}
+        for column in columns:
+            entity = policy.columns[column] if column in policy.columns else scanned.get(f"{table}.{column}")
+            if entity:
+                masks[column] = mask_expression(quote_identifier(column), entity, policy.methods.get(entity, "hash"))
+        return masks
+
     def execute(self, context: Context) -> dict[str, Any]:
         from dango_provider.core.dbt_cli import refresh_manifest
         from dango_provider.core.lock import warehouse_lock
@@ -43,7 +62,8 @@ class GenerateStagingOperator(SourceOperator):
             columns = [(c["name"], _DUCKDB_TYPES.get(c.get("data_type", "text"), "varchar"))
                        for c in table["columns"].values()]
             key = [schema.naming.normalize_identifier(k) for k in files.primary_key(source)]
-            tables.append(RawTable(source=source.name, table=name, columns=columns, primary_key=key))
+            tables.append(RawTable(source=source.name, table=name, columns=columns, primary_key=key,
+                                   masks=self._masks(name, [c for c, _ in columns])))
         dbt_dir = project.dbt_dir
         owner = f"{context['ti'].dag_id}.{context['ti'].task_id}"
         with warehouse_lock(dbt_dir / ".dango-project.lock", timeout=self.warehouse.lock_timeout, owner=owner):

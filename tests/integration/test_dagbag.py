@@ -49,7 +49,7 @@ def test_demo_dags_tasks_and_pools(airflow_home, demo_project):
     result = parse(demo_project / "dags", airflow_env(airflow_home, demo_project))
     assert result["errors"] == {}
     ingest = "dango_ingest__orders"
-    assert result["tasks"][ingest] == ["extract", "generate_staging", "load"]
+    assert result["tasks"][ingest] == ["extract", "generate_staging", "load", "pii_scan", "schema_drift"]
     # only the warehouse write holds the single-slot pool; extraction and staging generation do not
     assert result["pools"][ingest] == ["dango_duckdb", "default_pool"]
     # dbt tasks write: all in the pool; the readiness check only reads state files
