@@ -60,6 +60,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.config.model import parse_duration
     from dango_provider.operators.readiness import SourcesReadyOperator
+    from dango_provider.sensors.freshness import FreshnessSensor
     from dango_provider.sensors.schema_drift import SchemaDriftSensor
 
     assets = [raw_asset(s.name) for s in project.enabled_sources]
@@ -83,9 +84,14 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
             timeout=parse_duration(transform.governance_timeout).total_seconds(),
             poke_interval=parse_duration(transform.poll_interval).total_seconds(),
         )
+        freshness = FreshnessSensor(
+            task_id="freshness", project_dir=str(project.root),
+            timeout=parse_duration(transform.governance_timeout).total_seconds(),
+            poke_interval=parse_duration(transform.poll_interval).total_seconds(),
+        )
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        ready >> drift_gate >> staging >> rest
+        ready >> [drift_gate, freshness] >> staging >> rest
     return dag
 
 

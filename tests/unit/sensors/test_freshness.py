@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from airflow.sdk.exceptions import TaskDeferred
+
+from dango_provider.core.governance_state import mark_ready
+from dango_provider.exceptions import FreshnessError
+from dango_provider.sensors.freshness import FreshnessSensor
+from dango_provider.triggers.freshness import FreshnessTrigger
+from tests.unit.governance_project import make, state_dir
+
+
+def sensor(project):
+    return FreshnessSensor(task_id="freshness", project_dir=str(project), timeout=0, poke_interval=1)
+
+
+def _loaded(project, source, hours_ago):
+    mark_ready(state_dir(project, source),
+               {"loaded_at": (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).isoformat()})
+
+
+def test_fresh_and_warn_pass(tmp_path, caplog):
+    project = make(tmp_path)
+    _loaded(project, "orders", 0.1)
+    assert sensor(project).poke({}) is True
+    _loaded(project, "orders", 1.5)
+    assert sensor(project).poke({}) is True  # only a warning past warn_after
+
+
+def test_stale_or_never_loaded_waits_through_the_trigger(tmp_path):
+    project = make(tmp_path)
+    assert sensor(project).poke({}) is False  # never loaded
+    _loaded(project, "orders", 3)
+    with pytest.raises(TaskDeferred) as info:
+        sensor(project).execute({})
+    assert isinstance(info.value.trigger, FreshnessTrigger)
+    assert info.value.trigger.serialize()[1]["thresholds"] == {"orders": [3600.0, 7200.0], "customers": [None, None]}
+
+
+def test_execute_complete_fails_naming_stale_sources(tmp_path):
+    with pytest.raises(FreshnessError, match="stale sources: source 'orders' last loaded"):
+        sensor(make(tmp_path)).execute_complete({}, {"status": "stale", "stale": ["source 'orders' last loaded x"]})
