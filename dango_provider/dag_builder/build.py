@@ -59,6 +59,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.dbt.task_group import staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.config.model import parse_duration
+    from dango_provider.operators.publish import PublishSnapshotOperator
     from dango_provider.operators.readiness import SourcesReadyOperator
     from dango_provider.sensors.freshness import FreshnessSensor
     from dango_provider.sensors.schema_drift import SchemaDriftSensor
@@ -91,7 +92,8 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         )
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        ready >> [drift_gate, freshness] >> staging >> rest
+        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
+        ready >> [drift_gate, freshness] >> staging >> rest >> publish
     return dag
 
 

@@ -7,6 +7,8 @@ re-run with unchanged files loads nothing. Values are checked against figures co
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +19,16 @@ from tests.conftest import BIN, airflow_env, make_demo_project, run
 from tests.integration.expected import KEYS, demo_expectations
 
 pytestmark = pytest.mark.slow
+
+
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+query = "select count(*) from marts.customer_lifetime_value"
+print(con.execute(query).fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute(query).fetchone()[0], flush=True)
+"""
 
 
 def _dags_test(dag_id: str, env: dict, check: bool = True):
@@ -56,10 +68,23 @@ def demo(tmp_path_factory, airflow_home):
     state["noop_log"] = noop.stdout + noop.stderr
     state["loads_after_noop"] = _query(warehouse, "select count(*) from dango_meta.load_history")[0][0]
 
+    # a reader holds the serving copy open across the whole second round of ingest and transform
+    serving = project / "data" / "serving" / "warehouse.duckdb"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(serving)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    state["reader_before"] = reader.stdout.readline().strip()
+    logs = []
     for source in KEYS:
         shutil.move(str(held_back / source / f"{source}_2.csv"), data / source)
-        _dags_test(f"dango_ingest__{source}", env)
+        logs.append(_dags_test(f"dango_ingest__{source}", env))
     transform = _dags_test("dango_transform", env)
+    logs.append(transform)
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    state["reader_after"] = reader.stdout.readline().strip()
+    reader.wait(timeout=60)
+    state["round2_logs"] = "\n".join(p.stdout + p.stderr for p in logs)
+    state["serving_customers"] = _query(serving, "select count(*) from marts.customer_lifetime_value")[0][0]
     state["transform_log"] = transform.stdout + transform.stderr
     state["expected"] = demo_expectations(data)
     return state
@@ -111,3 +136,10 @@ def test_transform_rendered_per_model_tasks_in_the_pool(demo):
     log = demo["transform_log"]
     assert "dbt.customer_lifetime_value.run" in log
     assert "dbt_staging" in log
+
+
+def test_reader_of_the_serving_copy_never_blocks_writes(demo):
+    # the reader kept its consistent copy while round two loaded, transformed and published
+    assert demo["reader_before"] == demo["reader_after"] == str(demo["round1"]["expected"]["counts"]["customers"])
+    assert "Could not set lock" not in demo["round2_logs"]
+    assert demo["serving_customers"] == demo["expected"]["counts"]["customers"]
