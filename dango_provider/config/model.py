@@ -98,6 +98,9 @@ class Freshness(StrictModel):
 
     warn_after: str | None = None
     error_after: str | None = None
+    loaded_at_field: str | None = Field(
+        default=None, description="A timestamp column of the raw table: dbt source freshness checks its maximum."
+    )
 
     @field_validator("warn_after", "error_after")
     @classmethod
@@ -296,6 +299,10 @@ def effective_pii_policy(defaults: Defaults, source: Source) -> PIIPolicy:
         columns={**base.columns, **own.columns},
         nlp_model=own.nlp_model or base.nlp_model,
     )
+
+
+def loaded_at_field(source: Source) -> str | None:
+    return source.freshness.loaded_at_field if source.freshness else None
 
 
 def effective_freshness(defaults: Defaults, source: Source) -> tuple[timedelta | None, timedelta | None]:

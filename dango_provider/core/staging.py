@@ -75,7 +75,17 @@ def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def sources_yml(source: str, tables: list[str], description: str | None = None) -> str:
+def dbt_period(seconds: float) -> dict:
+    """A duration as dbt's freshness ``{count, period}``, in the largest unit that divides it."""
+    for period, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            return {"count": int(seconds // size), "period": period}
+    return {"count": max(1, round(seconds / 60)), "period": "minute"}
+
+
+def sources_yml(source: str, tables: list[str], description: str | None = None,
+                freshness: dict | None = None) -> str:
+    """The dbt sources file of a source. ``freshness``: loaded_at_field, warn_after / error_after seconds."""
     doc = {
         "version": 2,
         "sources": [
@@ -87,6 +97,10 @@ def sources_yml(source: str, tables: list[str], description: str | None = None) 
             }
         ],
     }
+    if freshness and freshness.get("loaded_at_field"):
+        entry = doc["sources"][0]
+        entry["loaded_at_field"] = freshness["loaded_at_field"]
+        entry["freshness"] = {k: dbt_period(freshness[k]) for k in ("warn_after", "error_after") if freshness.get(k)}
     return f"# {MARKER} schema={_digest(doc)}\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -142,11 +156,13 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_staging(dbt_dir: Path, source: str, tables: list[RawTable], description: str | None = None) -> list[Path]:
+def write_staging(dbt_dir: Path, source: str, tables: list[RawTable], description: str | None = None,
+                  freshness: dict | None = None) -> list[Path]:
     """Generate the staging files of one source; return the files written."""
     directory = Naming.staging_dir(dbt_dir, source)
     written = []
-    files = {directory / f"_{source}__sources.yml": sources_yml(source, [t.table for t in tables], description)}
+    files = {directory / f"_{source}__sources.yml": sources_yml(source, [t.table for t in tables], description,
+                                                                  freshness)}
     for table in tables:
         files[directory / f"{table.model}.sql"] = model_sql(table)
         files[directory / f"{table.model}.yml"] = model_yml(table)

@@ -56,7 +56,8 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
 
 
 def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
-    from dango_provider.dbt.task_group import staging_build, transform_group
+    from dango_provider.config.model import loaded_at_field
+    from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.config.model import parse_duration
     from dango_provider.operators.publish import PublishSnapshotOperator
@@ -93,7 +94,17 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
-        ready >> [drift_gate, freshness] >> staging >> rest >> publish
+        gates = [drift_gate, freshness]
+        with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
+        if with_loaded_at:
+            checked = source_freshness(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target,
+                                       sources=with_loaded_at)
+            gates >> checked
+            gates = [checked]
+        ready >> drift_gate
+        ready >> freshness
+        gates >> staging
+        staging >> rest >> publish
     return dag
 
 

@@ -18,7 +18,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
-from cosmos.operators.local import DbtBuildLocalOperator  # noqa: E402
+from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator  # noqa: E402
 
 from dango_provider.core.naming import Naming  # noqa: E402
 
@@ -58,6 +58,22 @@ def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str,
         project_dir=str(dbt_dir),
         profile_config=profile,
         select=STAGING_SELECTOR,
+        emit_datasets=False,
+        dbt_executable_path=dango_dbt_executable(),
+        invocation_mode=InvocationMode.SUBPROCESS,
+        **operator_args,
+    )
+
+
+def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, sources: list[str],
+                     task_id: str = "dbt_source_freshness"):
+    """``dbt source freshness`` for the raw sources that declare a ``loaded_at_field``; fails when stale."""
+    profile, operator_args = _common(dbt_dir, env, pool, target)
+    return DbtSourceLocalOperator(
+        task_id=task_id,
+        project_dir=str(dbt_dir),
+        profile_config=profile,
+        select=" ".join(f"source:{s}" for s in sources),
         emit_datasets=False,
         dbt_executable_path=dango_dbt_executable(),
         invocation_mode=InvocationMode.SUBPROCESS,

@@ -38,6 +38,10 @@ class PIIScanOperator(SourceOperator):
         state_dir = source_state_dir(project, source)
         state = read_pii(state_dir)
         source_schema = (ti.xcom_pull(task_ids="extract") or {}).get("source_schema") or {}
+        # a column whose type changed is scanned again
+        for change in (ti.xcom_pull(task_ids="schema_drift") or {}).get("changes", []):
+            if change.get("kind", "").startswith("type_") and change.get("column"):
+                state["scanned"].pop(f"{change['table']}.{change['column']}", None)
         todo = {
             table: [c for c, t in cols.items() if t.upper().startswith(TEXT_TYPES) and f"{table}.{c}" not in state["scanned"]]
             for table, cols in source_schema.items()

@@ -25,6 +25,16 @@ class GenerateStagingOperator(SourceOperator):
 
     ui_color = "#eaf2f8"
 
+    def _freshness(self) -> dict | None:
+        from dango_provider.config.model import effective_freshness, loaded_at_field
+
+        field = loaded_at_field(self.source)
+        if not field:
+            return None
+        warn, error = effective_freshness(self.project.config.defaults, self.source)
+        return {"loaded_at_field": field, "warn_after": warn and warn.total_seconds(),
+                "error_after": error and error.total_seconds()}
+
     def _masks(self, table: str, columns: list[str]) -> dict[str, str]:
         """Column -> masking SQL for columns classified as PII when the source's PII policy is mask."""
         from dango_provider.config.model import effective_pii_policy
@@ -67,7 +77,7 @@ class GenerateStagingOperator(SourceOperator):
         dbt_dir = project.dbt_dir
         owner = f"{context['ti'].dag_id}.{context['ti'].task_id}"
         with warehouse_lock(dbt_dir / ".dango-project.lock", timeout=self.warehouse.lock_timeout, owner=owner):
-            written = write_staging(dbt_dir, source.name, tables, source.description)
+            written = write_staging(dbt_dir, source.name, tables, source.description, self._freshness())
             for path in written:
                 self.log.info("generated %s", path.relative_to(project.root) if path.is_relative_to(project.root) else path)
             if written or not Naming.manifest_path(dbt_dir).exists():

@@ -58,3 +58,23 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     assert proc.returncode != 0
     assert "FAIL 1 no_negative_amounts" in log or "Failure in test no_negative_amounts" in log
     assert "state=failed" in log
+
+
+def test_stale_loaded_at_field_fails_dbt_source_freshness(tmp_path, airflow_home):
+    root = tmp_path / "stale"
+    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
+    (root / "sources.yml").write_text(
+        'version: "1.0"\ndefaults: {retries: 0}\nsources:\n  - name: events\n    type: csv\n'
+        "    freshness: {warn_after: 12h, error_after: 1d, loaded_at_field: happened_at}\n"
+        "    csv: {directory: data/events}\n"
+    )
+    (root / "data" / "events").mkdir(parents=True)
+    (root / "data" / "events" / "e.csv").write_text("event_id,happened_at\n1,2020-01-01 10:00:00\n")
+    env = airflow_env(airflow_home, root)
+    run([str(BIN / "airflow"), "dags", "test", "dango_ingest__events"], env)
+    sources = (root / "dbt" / "models" / "staging" / "events" / "_events__sources.yml").read_text()
+    assert "loaded_at_field: happened_at" in sources and "period: day" in sources
+    proc = run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "ERROR STALE freshness of raw_events.events" in log
