@@ -161,6 +161,11 @@ class Source(StrictModel):
         others = [t for t in present if t != self.type]
         if others:
             raise ValueError(f"source '{self.name}' is of type '{self.type}' but also has a '{others[0]}:' block")
+        if self.write_disposition == "merge" and not (self.primary_key or self.options.primary_key):
+            raise ValueError(
+                f"source '{self.name}' has write_disposition merge but no primary_key; "
+                "set primary_key (a column or a list) or use append or replace"
+            )
         return self
 
     @property
