@@ -53,6 +53,17 @@ def make_demo_project(target: Path) -> Path:
     return target
 
 
+def make_small_project(root: Path, sources_yml: str, files: dict[str, str]) -> Path:
+    """`dango init` a project, then write its sources.yml and data files (path relative to root -> text)."""
+    run([str(BIN / "dango"), "init", str(root), "--no-pool"], dict(os.environ))
+    (root / "sources.yml").write_text(sources_yml)
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
 @pytest.fixture
 def clean_dir(tmp_path) -> Path:
     yield tmp_path

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Sequence
-
-from airflow.sdk import BaseSensorOperator
+from typing import TYPE_CHECKING, Any
 
 from dango_provider.core.governance_state import blocked_sources, describe_changes
 from dango_provider.exceptions import SchemaDriftError
+from dango_provider.sensors.base import StateSensor
 from dango_provider.triggers.schema_drift import SchemaDriftTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SchemaDriftSensor(BaseSensorOperator):
+class SchemaDriftSensor(StateSensor):
     """Wait until no source of the project is blocked by schema drift; fail listing the changes on timeout.
 
     A source is blocked when its last load brought a change whose policy is ``block``; ``dango drift
@@ -23,47 +21,21 @@ class SchemaDriftSensor(BaseSensorOperator):
     must not run in the writer pool (a waiting task there would deadlock the DAG).
 
     :param project_dir: the dango project directory (templated)
-    :param deferrable: hand the waiting to the triggerer (default True)
     """
 
-    template_fields: Sequence[str] = ("project_dir",)
     ui_color = "#fadbd8"
 
-    def __init__(self, *, project_dir: str, deferrable: bool = True, **kwargs: Any) -> None:
-        kwargs.setdefault("mode", "reschedule")
-        super().__init__(**kwargs)
-        self.project_dir = project_dir
-        self.deferrable = deferrable
-
-    def _state_dirs(self) -> dict[str, Any]:
-        from dango_provider.config.loader import load_project
-        from dango_provider.sources.pipeline import source_state_dir
-
-        project = load_project(self.project_dir)
-        return {s.name: source_state_dir(project, s) for s in project.enabled_sources}
-
     def poke(self, context: Context) -> bool:
-        blocked = blocked_sources(self._state_dirs())
+        blocked = blocked_sources(self.state_dirs())
         for source, changes in blocked.items():
             self.log.warning("source '%s' is blocked by schema drift: %s", source, describe_changes(changes))
         if not blocked:
             self.log.info("no source is blocked by schema drift")
         return not blocked
 
-    def execute(self, context: Context) -> None:
-        if not self.deferrable:
-            return super().execute(context)
-        if self.poke(context):
-            return None
-        deadline = datetime.now(timezone.utc) + timedelta(seconds=self.timeout)
-        self.defer(
-            trigger=SchemaDriftTrigger(
-                state_dirs={k: str(v) for k, v in self._state_dirs().items()},
-                deadline=deadline.isoformat(),
-                poll_interval=self.poke_interval,
-            ),
-            method_name="execute_complete",
-        )
+    def trigger(self, deadline: str) -> SchemaDriftTrigger:
+        return SchemaDriftTrigger(state_dirs={k: str(v) for k, v in self.state_dirs().items()},
+                                  deadline=deadline, poll_interval=self.poke_interval)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
         if event.get("status") == "released":

@@ -7,7 +7,7 @@ import json
 import duckdb
 import pytest
 
-from tests.conftest import BIN, airflow_env, run
+from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +25,11 @@ sources:
 
 @pytest.fixture
 def project(tmp_path):
-    root = tmp_path / "project"
-    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
-    (root / "sources.yml").write_text(SOURCES)
-    (root / "data" / "orders").mkdir(parents=True)
-    (root / "data" / "orders" / "orders_1.csv").write_text("order_id,amount,note\n1,10,a\n2,20,b\n")
-    (root / "dbt" / "models" / "marts" / "order_totals.sql").write_text(
-        "select count(*) as orders, sum(amount) as total from {{ ref('stg_orders__orders') }}\n")
-    return root
+    return make_small_project(tmp_path / "project", SOURCES, {
+        "data/orders/orders_1.csv": "order_id,amount,note\n1,10,a\n2,20,b\n",
+        "dbt/models/marts/order_totals.sql":
+            "select count(*) as orders, sum(amount) as total from {{ ref('stg_orders__orders') }}\n",
+    })
 
 
 def _events(project):

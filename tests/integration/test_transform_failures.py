@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import BIN, airflow_env, run
+from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,11 @@ sources:
 
 @pytest.fixture
 def project(tmp_path):
-    root = tmp_path / "project"
-    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
-    (root / "sources.yml").write_text(SOURCES)
-    (root / "data" / "payments").mkdir(parents=True)
-    (root / "data" / "payments" / "p1.csv").write_text("payment_id,amount\n1,5.0\n2,-3.0\n3,7.5\n")
-    (root / "dbt" / "models" / "marts" / "payment_totals.sql").write_text(
-        "select count(*) as payments, sum(amount) as total from {{ ref('stg_payments__payments') }}\n")
-    return root
+    return make_small_project(tmp_path / "project", SOURCES, {
+        "data/payments/p1.csv": "payment_id,amount\n1,5.0\n2,-3.0\n3,7.5\n",
+        "dbt/models/marts/payment_totals.sql":
+            "select count(*) as payments, sum(amount) as total from {{ ref('stg_payments__payments') }}\n",
+    })
 
 
 def test_ingest_emits_the_asset_with_row_counts_and_transform_builds(project, airflow_home):
@@ -61,15 +58,13 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
 
 
 def test_stale_loaded_at_field_fails_dbt_source_freshness(tmp_path, airflow_home):
-    root = tmp_path / "stale"
-    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
-    (root / "sources.yml").write_text(
+    root = make_small_project(
+        tmp_path / "stale",
         'version: "1.0"\ndefaults: {retries: 0}\nsources:\n  - name: events\n    type: csv\n'
         "    freshness: {warn_after: 12h, error_after: 1d, loaded_at_field: happened_at}\n"
-        "    csv: {directory: data/events}\n"
+        "    csv: {directory: data/events}\n",
+        {"data/events/e.csv": "event_id,happened_at\n1,2020-01-01 10:00:00\n"},
     )
-    (root / "data" / "events").mkdir(parents=True)
-    (root / "data" / "events" / "e.csv").write_text("event_id,happened_at\n1,2020-01-01 10:00:00\n")
     env = airflow_env(airflow_home, root)
     run([str(BIN / "airflow"), "dags", "test", "dango_ingest__events"], env)
     sources = (root / "dbt" / "models" / "staging" / "events" / "_events__sources.yml").read_text()

@@ -14,7 +14,7 @@ from dango_provider.config.loader import load_project
 from dango_provider.exceptions import DangoConfigError, IngestError, SourceDataError
 from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.runner import extract_source, load_source
-from tests.conftest import BIN, run
+from tests.conftest import BIN, make_small_project, run
 
 pytestmark = pytest.mark.reliability
 
@@ -32,11 +32,8 @@ sources:
 @pytest.fixture
 def project(tmp_path) -> Path:
     """A project with one source already loaded once (3 rows)."""
-    root = tmp_path / "project"
-    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
-    (root / "sources.yml").write_text(GOOD)
-    (root / "data" / "orders").mkdir(parents=True)
-    (root / "data" / "orders" / "orders_1.csv").write_text("order_id,amount\n1,10.0\n2,20.0\n3,30.0\n")
+    root = make_small_project(tmp_path / "project", GOOD,
+                              {"data/orders/orders_1.csv": "order_id,amount\n1,10.0\n2,20.0\n3,30.0\n"})
     sync(root)
     return root
 
@@ -185,11 +182,7 @@ def test_changed_header_is_schema_drift(project):
 
 
 def test_zero_byte_warehouse_file(tmp_path):
-    root = tmp_path / "p"
-    run([str(BIN / "dango"), "init", str(root), "--no-pool"], {})
-    (root / "sources.yml").write_text(GOOD)
-    (root / "data" / "orders").mkdir(parents=True)
-    (root / "data" / "orders" / "o.csv").write_text("order_id,amount\n1,1.0\n")
+    root = make_small_project(tmp_path / "p", GOOD, {"data/orders/o.csv": "order_id,amount\n1,1.0\n"})
     (root / "data" / "warehouse.duckdb").write_bytes(b"")
     with pytest.raises(IngestError, match="load into the warehouse failed: .*warehouse.duckdb.*not a valid DuckDB"):
         sync(root)

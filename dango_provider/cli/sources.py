@@ -1,0 +1,284 @@
+"""``dango source add`` and ``dango source list``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dango_provider.cli.common import (
+    add_json_option,
+    add_project_option,
+    error_dicts,
+    print_json,
+    print_table,
+    project_path,
+    yes_no,
+)
+from dango_provider.exceptions import DangoConfigError, DangoConfigErrors, DangoError
+
+_NULLS = {"", "~", "null", "Null", "NULL"}
+
+ADD_EPILOG = """\
+examples:
+  dango source add csv --name orders --set csv.directory=data/orders --set primary_key=order_id
+  dango source add csv --name refunds --set csv.directory=data/refunds --set 'csv.file_pattern=*.csv' \\
+      --set 'schedule=0 6 * * *' --set enabled=false
+
+KEY is a path in the source entry: dots reach into blocks (csv.directory, schema_drift.on_breaking).
+Nothing is guessed: 'directory' alone is a key of the entry, not of its csv block. VALUE is read as
+YAML: true, 12 and null are a boolean, a number and null, [a, b] is a list; quote it ('"12"') for a
+string. The file is validated with the new source before it is written; when it would not be valid,
+the errors are printed and the file is left unchanged."""
+
+
+class Assignment:
+    """One ``--set KEY=VALUE``."""
+
+    def __init__(self, text: str):
+        key, sep, raw = text.partition("=")
+        path = tuple(part.strip() for part in key.split("."))
+        if not sep or not all(path):
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not KEY=VALUE (KEY a name or a dotted path such as csv.directory)")
+        self.text = text
+        self.path = path
+        self.value = parse_value(raw)
+
+
+def parse_value(raw: str) -> Any:
+    """A YAML scalar (or a flow list/mapping) as the loader would read it; other text stays a string."""
+    import yaml
+
+    from dango_provider.cli.yaml_edit import Flow, FlowList
+
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw  # '*.csv', 'a: b: c': not YAML on their own, meant as text
+    stripped = raw.strip()
+    if isinstance(value, (dict, list)):
+        if stripped[:1] == "{" and isinstance(value, dict):
+            return _flow(value, Flow, FlowList)
+        if stripped[:1] == "[" and isinstance(value, list):
+            return _flow(value, Flow, FlowList)
+        return raw  # 'a: b' or '- x' in block style: text
+    if value is None and stripped not in _NULLS:
+        return raw  # '# note' parses as an empty document
+    return value
+
+
+def _flow(value: Any, mapping: type, sequence: type) -> Any:
+    if isinstance(value, dict):
+        return mapping({k: _flow(v, mapping, sequence) for k, v in value.items()})
+    if isinstance(value, list):
+        return sequence(_flow(v, mapping, sequence) for v in value)
+    return value
+
+
+def build_entry(source_type: str, name: str, assignments: list[Assignment]) -> dict:
+    """The new source entry: name, type, then each --set in the order given.
+
+    Raises ValueError (a usage error) for conflicting or repeated keys and for name/type given with --set.
+    """
+    entry: dict[str, Any] = {"name": name, "type": source_type}
+    created: set[int] = set()  # blocks made for dotted keys; a --set value is never merged into
+    for assignment in assignments:
+        if assignment.path[0] in ("name", "type"):
+            raise ValueError(f"--set {assignment.text}: give the {assignment.path[0]} as "
+                             + ("--name NAME" if assignment.path[0] == "name" else "the TYPE argument"))
+        node = entry
+        for depth, part in enumerate(assignment.path[:-1]):
+            child = node.get(part)
+            if child is None and part not in node:
+                child = node[part] = {}
+                created.add(id(child))
+            elif id(child) not in created:
+                raise ValueError(f"--set {assignment.text}: '{'.'.join(assignment.path[:depth + 1])}' "
+                                 "is already set to a value")
+            node = child
+        last = assignment.path[-1]
+        if last in node:
+            raise ValueError(f"--set {assignment.text}: '{'.'.join(assignment.path)}' is set more than once")
+        node[last] = assignment.value
+    return entry
+
+
+# --- dango source add -----------------------------------------------------------------------------
+
+
+def _add(args: argparse.Namespace) -> int:
+    from dango_provider.config.loader import find_sources_file
+    from dango_provider.core.naming import Naming
+
+    try:
+        entry = build_entry(args.type, args.name, args.set or [])
+    except ValueError as exc:
+        args.parser.error(str(exc))  # exits 2
+    sources_file = find_sources_file(project_path(args.project))
+    try:
+        edit = add_source(sources_file, entry)
+    except DangoConfigError as exc:
+        if args.json:
+            print_json({"added": None, "file": str(sources_file), "errors": error_dicts(exc)})
+            return 1
+        errors = exc.errors if isinstance(exc, DangoConfigErrors) else [exc]
+        where = getattr(exc, "entry_lines", None)
+        print(f"error: source '{args.name}' not added; {sources_file} is unchanged. "
+              + (f"With the new source at lines {where[0]}-{where[1]} it would not be valid:"
+                 if where else "It is not valid:"),
+              file=sys.stderr)
+        for error in errors:
+            print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print_json({"added": args.name, "file": str(sources_file)})
+    else:
+        print(f"added source '{args.name}' to {sources_file} (lines {edit.first_line}-{edit.last_line}); "
+              f"its DAG is {Naming.ingest_dag_id(args.name)}")
+    return 0
+
+
+def add_source(sources_file: Path, entry: dict):
+    """Append ``entry`` to ``sources_file`` if the result is valid; else raise and leave the file alone.
+
+    The new text is written to a temporary file beside ``sources_file`` (same project root, same file
+    system), loaded with the real loader, and then moved over ``sources_file`` in one rename.
+    """
+    import yaml
+
+    from dango_provider.cli.yaml_edit import append_source
+    from dango_provider.config.loader import load_project, load_sources_file
+
+    original = sources_file.read_bytes()
+    try:
+        text = original.decode("utf-8")
+        edit = append_source(text, entry, file=str(sources_file))
+    except (UnicodeDecodeError, yaml.YAMLError, DangoConfigError) as exc:
+        load_sources_file(sources_file)  # the loader's own error, with file and line
+        if isinstance(exc, DangoConfigError):
+            raise
+        raise DangoConfigError(str(exc), file=str(sources_file)) from exc
+    _check_rest_unchanged(text, edit.text, entry, sources_file)
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{sources_file.name}.", suffix=".tmp", dir=sources_file.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(edit.text.encode("utf-8"))
+        os.chmod(tmp, stat.S_IMODE(sources_file.stat().st_mode))
+        try:
+            load_project(tmp)
+        except DangoConfigError as exc:
+            raise _in_original(exc, tmp, sources_file, edit) from None
+        if sources_file.read_bytes() != original:
+            raise DangoError(f"{sources_file} changed while the source was being added; nothing written, "
+                             "run the command again")
+        target = sources_file.resolve() if sources_file.is_symlink() else sources_file
+        if target.parent != tmp.parent:  # a symlinked sources.yml: replace the file it points to
+            target.write_bytes(edit.text.encode("utf-8"))
+            tmp.unlink()
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return edit
+
+
+def _check_rest_unchanged(old_text: str, new_text: str, entry: dict, sources_file: Path) -> None:
+    """The edit must add the entry and nothing else, as the loader reads the file."""
+    import yaml
+
+    from dango_provider.config.loader import load_sources_file
+
+    old = yaml.safe_load(old_text) or {}
+    expected = dict(old)
+    expected["sources"] = list(old.get("sources") or []) + [_flow(entry, dict, list)]
+    if repr(yaml.safe_load(new_text)) != repr(expected):
+        load_sources_file(sources_file)  # an invalid file (a repeated 'sources' key): the loader's error
+        raise DangoError(f"could not add the source to {sources_file} without changing the rest of the file; "
+                         "add it by hand")
+
+
+def _in_original(exc: DangoConfigError, tmp: Path, sources_file: Path, edit) -> DangoConfigError:
+    """The loader's errors about the temporary file, told about ``sources_file`` and its lines."""
+    errors = exc.errors if isinstance(exc, DangoConfigErrors) else [exc]
+    mapped = [
+        DangoConfigError(e.message, file=str(sources_file) if e.file == str(tmp) else e.file,
+                         line=edit.original_line(e.line) if e.file == str(tmp) else e.line, field=e.field)
+        for e in errors
+    ]
+    out = mapped[0] if len(mapped) == 1 else DangoConfigErrors(mapped)
+    out.entry_lines = (edit.first_line, edit.last_line)
+    return out
+
+
+# --- dango source list ----------------------------------------------------------------------------
+
+
+def source_rows(project) -> list[dict]:
+    from dango_provider.sources.pipeline import effective_write_disposition
+
+    defaults = project.config.defaults
+    return [
+        {
+            "name": source.name,
+            "type": source.type,
+            "enabled": source.enabled,
+            "schedule": source.schedule or defaults.schedule,
+            "write_disposition": effective_write_disposition(project, source),
+            "directory": source.options.directory,
+        }
+        for source in project.config.sources
+    ]
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dango_provider.config.loader import load_project
+
+    project = load_project(project_path(args.project))
+    rows = source_rows(project)
+    if args.json:
+        print_json(rows)
+    elif not rows:
+        print(f"no sources in {project.sources_file}")
+    else:
+        print_table(["name", "type", "enabled", "schedule", "write disposition", "directory"],
+                    [[r["name"], r["type"], yes_no(r["enabled"]), r["schedule"], r["write_disposition"],
+                      r["directory"]] for r in rows])
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from dango_provider.config.model import SUPPORTED_TYPES
+
+    group = sub.add_parser("source", help="add a source to sources.yml, list the sources",
+                           description="Add a source to sources.yml or list the sources.")
+    commands = group.add_subparsers(dest="source_command", required=True, metavar="COMMAND")
+
+    add = commands.add_parser(
+        "add", help="append a source to sources.yml (validated first; comments and layout kept)",
+        description="Append a source entry to the project's sources.yml. The rest of the file is kept\n"
+                    "byte for byte (comments, key order, indentation).",
+        epilog=ADD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add.add_argument("type", metavar="TYPE", help="source type: " + ", ".join(SUPPORTED_TYPES))
+    add.add_argument("--name", required=True, help="source name (lower-case letters, digits, underscores)")
+    add.add_argument("--set", action="append", type=Assignment, metavar="KEY=VALUE",
+                     help="set a key of the new entry; repeatable (see below)")
+    add_project_option(add)
+    add.add_argument("--json", action="store_true",
+                     help='print {"added": NAME, "file": PATH}; on errors {"added": null, "errors": [...]}')
+    add.set_defaults(func=_add, parser=add, json_failure={"added": None})
+
+    listing = commands.add_parser(
+        "list", help="the sources: name, type, enabled, schedule, write disposition, directory",
+        description="List the sources of sources.yml. Schedule and write disposition are the effective "
+                    "ones (the source's own, else the defaults block, else derived); '-' means none.")
+    add_project_option(listing)
+    add_json_option(listing)
+    listing.set_defaults(func=_list)
