@@ -39,7 +39,8 @@ def load_settings() -> DangoSettings:
 
 def resolve_project_dir(explicit: str | os.PathLike | None = None) -> Path:
     """The project directory: an explicit path, else [dango] project_dir, else the current directory."""
-    raw = str(explicit) if explicit else load_settings().project_dir
+    # the environment first: importing Airflow's configuration costs seconds in a CLI command
+    raw = str(explicit) if explicit else (os.environ.get("AIRFLOW__DANGO__PROJECT_DIR") or load_settings().project_dir)
     if not raw:
         return Path.cwd()
     path = Path(raw).expanduser()

@@ -165,12 +165,8 @@ def add_source(sources_file: Path, entry: dict):
         raise DangoConfigError(str(exc), file=str(sources_file)) from exc
     _check_rest_unchanged(text, edit.text, entry, sources_file)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{sources_file.name}.", suffix=".tmp", dir=sources_file.parent)
-    tmp = Path(tmp_name)
+    tmp = _temporary_copy(sources_file, edit.text)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(edit.text.encode("utf-8"))
-        os.chmod(tmp, stat.S_IMODE(sources_file.stat().st_mode))
         try:
             load_project(tmp)
         except DangoConfigError as exc:
@@ -180,14 +176,26 @@ def add_source(sources_file: Path, entry: dict):
                              "run the command again")
         target = sources_file.resolve() if sources_file.is_symlink() else sources_file
         if target.parent != tmp.parent:  # a symlinked sources.yml: replace the file it points to
-            target.write_bytes(edit.text.encode("utf-8"))
-            tmp.unlink()
-        else:
-            os.replace(tmp, target)
+            validated, tmp = tmp, _temporary_copy(target, edit.text)
+            validated.unlink()
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return edit
+
+
+def _temporary_copy(beside: Path, text: str) -> Path:
+    """``text`` in a new hidden file in the folder of ``beside``, with the permissions of ``beside``."""
+    fd, name = tempfile.mkstemp(prefix=f".{beside.name}.", suffix=".tmp", dir=beside.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.chmod(name, stat.S_IMODE(beside.stat().st_mode))
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def _check_rest_unchanged(old_text: str, new_text: str, entry: dict, sources_file: Path) -> None:

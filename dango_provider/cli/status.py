@@ -12,8 +12,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from dango_provider.cli.common import add_json_option, add_project_option, print_json, print_table, project_path, \
-    yes_no
+from dango_provider.cli.common import (
+    add_json_option,
+    add_project_option,
+    print_json,
+    print_table,
+    project_path,
+    yes_no,
+)
 
 _OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
@@ -61,8 +67,9 @@ def read_serving_copy(path: Path) -> tuple[dict[str, dict], list[dict]]:
             "AND NOT internal AND NOT temporary AND table_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\' "
             "ORDER BY schema_name, table_name"
         ).fetchall():
-            count = con.execute(f"SELECT count(*) FROM {quote_identifier(schema)}.{quote_identifier(table)}").fetchone()[0]
-            tables.append({"schema": schema, "table": table, "rows": int(count)})
+            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+            tables.append({"schema": schema, "table": table,
+                           "rows": int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])})
         return last_loads, tables
     finally:
         con.close()
@@ -152,7 +159,6 @@ def _print_text(status: dict[str, Any]) -> None:
         print()
         print_table(["table (serving copy)", "rows"],
                     [[f"{t['schema']}.{t['table']}", t["rows"]] for t in status["tables"]])
-    return None
 
 
 def _status(args: argparse.Namespace) -> int:
