@@ -20,8 +20,8 @@ from dango_provider.cli.common import (
     project_path,
     yes_no,
 )
+from dango_provider.core.duckdb_config import OFFLINE
 
-_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def _utc(value: str | None) -> datetime | None:
@@ -45,7 +45,7 @@ def read_serving_copy(path: Path) -> tuple[dict[str, dict], list[dict]]:
     from dango_provider.core.load_history import TABLE
     from dango_provider.core.naming import Naming, quote_identifier
 
-    con = duckdb.connect(str(path), read_only=True, config=_OFFLINE)
+    con = duckdb.connect(str(path), read_only=True, config=OFFLINE)
     try:
         last_loads: dict[str, dict] = {}
         has_history = con.execute(

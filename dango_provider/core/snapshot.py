@@ -12,9 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.exceptions import DangoError
 
-_OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def serving_path(warehouse: Path) -> Path:
@@ -27,7 +27,7 @@ def publish(warehouse: Path, target: Path) -> dict:
 
     if not warehouse.exists():
         raise DangoError(f"warehouse '{warehouse}' does not exist: nothing to publish")
-    con = duckdb.connect(str(warehouse), config=_OFFLINE)
+    con = duckdb.connect(str(warehouse), config=OFFLINE)
     try:
         con.execute("CHECKPOINT")  # fold the WAL into the file so the copy is complete on its own
     finally:
@@ -38,7 +38,7 @@ def publish(warehouse: Path, target: Path) -> dict:
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(warehouse, tmp)
-        check = duckdb.connect(str(tmp), read_only=True, config=_OFFLINE)
+        check = duckdb.connect(str(tmp), read_only=True, config=OFFLINE)
         try:
             tables = check.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.lock import warehouse_lock
 from dango_provider.core.naming import Naming
 from dango_provider.exceptions import DangoError
@@ -46,7 +47,7 @@ class DuckDBHook(Warehouse):
             return duckdb.connect(
                 str(self.path),
                 read_only=read_only,
-                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+                config=OFFLINE,
             )
         except duckdb.IOException as exc:
             raise DangoError(f"cannot open warehouse '{self.path}': {exc}") from exc

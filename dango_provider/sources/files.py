@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from dango_provider.config.model import CsvOptions, LocalFilesOptions, Source
+from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.naming import quote_literal
 from dango_provider.exceptions import SourceDataError
 
@@ -92,8 +93,7 @@ def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator
     for path in files:
         if path.stat().st_size == 0:
             raise SourceDataError(f"{path}: the file is empty (0 bytes); remove it or give it a header and rows")
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                                 "memory_limit": "256MB", "threads": 2})
+    con = duckdb.connect(config={**OFFLINE, "memory_limit": "256MB", "threads": 2})
     try:
         try:
             reader = con.execute(read_sql(options, files, root)).fetch_record_batch(BATCH_ROWS)
@@ -115,7 +115,7 @@ def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, st
     """Column name -> DuckDB type of ``files`` as read (the source's own schema, before dlt)."""
     import duckdb
 
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb.connect(config=OFFLINE)
     try:
         rows = con.execute(f"DESCRIBE {read_sql(options, files, root)}").fetchall()
     finally:
