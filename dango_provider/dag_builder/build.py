@@ -56,10 +56,9 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
 
 
 def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
-    from dango_provider.config.model import loaded_at_field
+    from dango_provider.config.model import loaded_at_field, parse_duration
     from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.config.model import parse_duration
     from dango_provider.operators.publish import PublishSnapshotOperator
     from dango_provider.operators.readiness import SourcesReadyOperator
     from dango_provider.sensors.freshness import FreshnessSensor
@@ -80,17 +79,14 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         tags=["dango", "transform"],
     ) as dag:
         transform = project.config.transform
+        waiting = {  # sensors read state files only: no pool, so they never hold the writer slot
+            "project_dir": str(project.root),
+            "timeout": parse_duration(transform.governance_timeout).total_seconds(),
+            "poke_interval": parse_duration(transform.poll_interval).total_seconds(),
+        }
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
-        drift_gate = SchemaDriftSensor(
-            task_id="schema_drift_gate", project_dir=str(project.root),
-            timeout=parse_duration(transform.governance_timeout).total_seconds(),
-            poke_interval=parse_duration(transform.poll_interval).total_seconds(),
-        )
-        freshness = FreshnessSensor(
-            task_id="freshness", project_dir=str(project.root),
-            timeout=parse_duration(transform.governance_timeout).total_seconds(),
-            poke_interval=parse_duration(transform.poll_interval).total_seconds(),
-        )
+        drift_gate = SchemaDriftSensor(task_id="schema_drift_gate", **waiting)
+        freshness = FreshnessSensor(task_id="freshness", **waiting)
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
