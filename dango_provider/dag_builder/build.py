@@ -12,8 +12,24 @@ from dango_provider.core.naming import Naming
 from dango_provider.settings import DangoSettings, load_settings
 
 
+class _RawAsset(Asset):
+    """An Asset that computes its hash once.
+
+    Airflow hashes the DAG, schedule included, on every ``a >> b``, and ``Asset.__hash__`` serializes
+    the asset to JSON each time: with an ``AssetAny`` of many sources that was over half of the build.
+    Assets are immutable, so caching the hash changes nothing else (serialization is the same).
+    """
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_dango_hash")
+        if cached is None:
+            cached = Asset.__hash__(self)
+            object.__setattr__(self, "_dango_hash", cached)
+        return cached
+
+
 def raw_asset(source: str) -> Asset:
-    return Asset(name=Naming.raw_asset_name(source), uri=Naming.raw_asset_uri(source), group="dango")
+    return _RawAsset(name=Naming.raw_asset_name(source), uri=Naming.raw_asset_uri(source), group="dango")
 
 
 def _start(value: date | datetime) -> datetime:
