@@ -16,12 +16,8 @@ checked by the parent sampling the child's RSS every 50 ms. The child also repor
 its imports (interpreter + duckdb/pyarrow/dlt/dango_provider: the fixed cost). Prints figures and
 ratios; never asserts on time.
 
---what-if   also runs the append path: with extract and load in two child processes (the shape of
-            the two Airflow tasks: peak RSS of each), and with the settings proposed in bench/README.md
-            (A: dlt's Airflow secrets provider off; A+B: also no per-row _dlt_id), set through the
-            environment of the child (the provider's code is not touched), and A+B+C: also new files
-            loaded as a plain append instead of delete-insert (a monkeypatch in the child only), to
-            size what each change saves.
+--what-if   also runs the append path with extract and load in two child processes (the shape of
+            the two Airflow tasks): peak RSS of each.
 --profile   adds a cProfile top list per provider path (figures then include profiler overhead).
 """
 
@@ -42,10 +38,7 @@ import _benchutil as bu  # noqa: E402
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 400
 COLUMNS = 8
-WHAT_IF_SECRETS = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
-WHAT_IF_BOTH = {**WHAT_IF_SECRETS, "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID": "false"}
 # C is not a setting: the child monkeypatches runner.file_resource (bench only) to load new files as a plain append
-WHAT_IF_ALL = {**WHAT_IF_BOTH, "DANGO_BENCH_PLAIN_APPEND": "1"}
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -108,24 +101,6 @@ def _new_project(csv_path: Path, workdir: Path, disposition: str) -> Path:
     return project_dir
 
 
-def _plain_append_for_new_files(runner) -> None:
-    """What-if C (bench only, nothing edited): a first load of new files as plain append.
-
-    The provider loads ``append`` sources as merge/delete-insert keyed on ``_dango_file`` so that a
-    changed file replaces its rows; that goes through a staging dataset and copies every row twice.
-    When none of the files was loaded before there is nothing to replace (this bench loads a new file).
-    """
-    original = runner.file_resource
-
-    def file_resource(project, source, paths):
-        resource = original(project, source, paths)
-        if runner.effective_write_disposition(project, source) == "append":
-            resource.apply_hints(write_disposition="append")
-        return resource
-
-    runner.file_resource = file_resource
-
-
 def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: bool, phase: str,
                    project_arg: str | None) -> dict:
     """phase both: extract + load in this process; extract / load: one of them (as two Airflow tasks do)."""
@@ -138,8 +113,6 @@ def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: boo
     from dango_provider.sources import runner
 
     rss_after_imports = bu.rss_mb_now()
-    if os.environ.get("DANGO_BENCH_PLAIN_APPEND") == "1":
-        _plain_append_for_new_files(runner)
     project_dir = Path(project_arg) if project_arg else _new_project(csv_path, workdir, disposition)
     project = load_project(project_dir)
     source = project.source("orders")
@@ -227,7 +200,7 @@ def run_split(kind: str, csv_path: Path, workdir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--what-if", action="store_true", help="also run append with the proposed changes")
+    parser.add_argument("--what-if", action="store_true", help="also run append with extract and load in two processes")
     parser.add_argument("--profile", action="store_true", help="print a cProfile top list per provider path")
     parser.add_argument("--cold-imports", action="store_true", help="no byte-code cache (see _benchutil.py)")
     parser.add_argument("--child", choices=["duckdb", "append", "merge"], help=argparse.SUPPRESS)
@@ -267,8 +240,7 @@ def main() -> int:
 
         runs = [("duckdb", "duckdb", None), ("append", "append", None), ("merge", "merge", None)]
         if args.what_if:
-            runs += [("append", "append 2 processes", "split"), ("append", "append what-if A", WHAT_IF_SECRETS),
-                     ("append", "append what-if A+B", WHAT_IF_BOTH), ("append", "append what-if A+B+C", WHAT_IF_ALL)]
+            runs += [("append", "append 2 processes", "split")]
         results = {}
         for kind, label, env in runs:
             if env == "split":
@@ -313,13 +285,6 @@ def main() -> int:
             sp = results["append 2 processes"]
             print(f"\nappend with extract and load in two processes (as the extract and load tasks run): peak RSS "
                   f"extract {sp['extract_peak_rss_mb']:.0f} MB, load {sp['load_peak_rss_mb']:.0f} MB")
-            a = results["append"]
-            for label, env in (("append what-if A", WHAT_IF_SECRETS), ("append what-if A+B", WHAT_IF_BOTH),
-                               ("append what-if A+B+C", WHAT_IF_ALL)):
-                w = results[label]
-                print(f"{label[7:]} ({', '.join(f'{k}={v}' for k, v in env.items())}): append "
-                      f"{a['total_s']:.2f}s -> {w['total_s']:.2f}s ({a['total_s'] / w['total_s']:.2f}x faster), "
-                      f"peak RSS {a['peak_rss_mb']:.0f} -> {w['peak_rss_mb']:.0f} MB")
         print(f"\n   load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.profile:
             for label in provider_labels:
