@@ -1,5 +1,5 @@
 """Load: a real scheduler runs 10 ingest DAGs at once plus the asset-triggered transform while another
-process holds the serving copy open; the scheduler is killed mid-run and restarted.
+process holds the serving copy open.
 
 Expected: every run succeeds, no "Could not set lock" anywhere, row counts exact, write windows never
 overlap. PostgreSQL as metadata database, and SQLite as a second configuration.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import duckdb
 import pytest
@@ -49,7 +48,7 @@ def _project(root):
 
 
 @pytest.mark.parametrize("database", ["postgres", "sqlite"])
-def test_ten_sources_and_transform_under_load_with_a_scheduler_restart(tmp_path, database):
+def test_ten_sources_and_transform_under_load(tmp_path, database):
     project = _project(tmp_path / "project")
     # the reader opens the warehouse copy that the first transform publishes, and keeps it open
     reader = subprocess.Popen([sys.executable, "-c", READER, str(project / "data" / "serving" / "warehouse.duckdb")],
@@ -62,11 +61,6 @@ def test_ten_sources_and_transform_under_load_with_a_scheduler_restart(tmp_path,
                  240, "the DAG processor to parse the DAGs")
         for dag_id in ingest_ids:
             deployment.trigger(dag_id)
-        wait_for(lambda: deployment.query("select count(*) from task_instance where state = 'success'")[0][0] >= 3,
-                 300, "the first tasks to finish")
-        deployment.kill("scheduler")
-        time.sleep(3)
-        deployment.start("scheduler")
 
         def all_done():
             states = deployment.query("select dag_id, state from dag_run where dag_id like 'dango_%'")
