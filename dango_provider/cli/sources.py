@@ -240,7 +240,7 @@ def source_rows(project) -> list[dict]:
             "enabled": source.enabled,
             "schedule": source.schedule or defaults.schedule,
             "write_disposition": effective_write_disposition(project, source),
-            "directory": source.options.directory,
+            "directory": getattr(source.options, "directory", None),
         }
         for source in project.config.sources
     ]

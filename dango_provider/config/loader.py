@@ -233,8 +233,10 @@ def _check_paths(config: SourcesFile, root: Path, sources_file: Path) -> None:
     errors = []
     resolved_root = root.resolve()
     for index, source in enumerate(config.sources):
-        directory = source.options.directory
-        if Path(directory).is_absolute():
+        directory = getattr(source.options, "directory", None)
+        if source.type == "filesystem" and not source.options.url:
+            directory = source.options.local_directory
+        if directory is None or Path(directory).is_absolute():
             continue
         target = (root / directory).resolve()
         if not target.is_relative_to(resolved_root):

@@ -6,22 +6,25 @@ No Airflow, Cosmos or dlt imports here: the model is loaded by the CLI and by te
 from __future__ import annotations
 
 import re
-import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dango_provider.config.dlt_native import DltNativeOptions
+from dango_provider.config.rest_api import GithubOptions, HubspotOptions, RestApiOptions, StripeOptions
+from dango_provider.config.sql_database import SqlDatabaseOptions
 from dango_provider.core.naming import validate_identifier
 
 WriteDisposition = Literal["append", "merge", "replace"]
 PrimaryKey = str | list[str]
 
-# Types this version builds, and Dango types that it accepts in the file but cannot run yet.
-SUPPORTED_TYPES = ("csv", "local_files")
+# Types this version builds (each has a block of the same name), and Dango types it cannot run yet.
+FILE_TYPES = ("csv", "local_files", "filesystem")
+SUPPORTED_TYPES = FILE_TYPES + ("rest_api", "stripe", "github", "hubspot", "sql_database", "postgres", "mysql",
+                                "dlt_native")
 DANGO_TYPES_NOT_YET_SUPPORTED = (
-    "rest_api", "dlt_native", "stripe", "github", "hubspot", "postgres", "sql_database", "google_sheets",
-    "facebook_ads", "google_ads", "google_analytics", "salesforce", "shopify", "slack", "notion",
+    "google_sheets", "facebook_ads", "google_ads", "google_analytics", "salesforce", "shopify", "slack", "notion",
 )
 
 _CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
@@ -59,6 +62,38 @@ class LocalFilesOptions(CsvOptions):
     format: Literal["csv", "jsonl", "parquet"] | None = Field(
         default=None, description="File format; taken from the file extension when omitted."
     )
+
+
+class FilesystemOptions(LocalFilesOptions):
+    """Files from a local path or glob, or from an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)
+    when the user has that fsspec driver installed. ``bucket_url`` is dlt's name for ``directory``."""
+
+    directory: str | None = None
+    bucket_url: str | None = None
+    file_glob: str | None = Field(default=None, description="dlt's name for file_pattern; '**' recurses.")
+
+    @model_validator(mode="after")
+    def _location(self) -> FilesystemOptions:
+        if (self.directory is None) == (self.bucket_url is None):
+            raise ValueError("set exactly one of directory (a local path) or bucket_url (a path or an fsspec URL)")
+        return self
+
+    @property
+    def url(self) -> str | None:
+        """The fsspec URL when the files are not on a local path, else None."""
+        location = self.bucket_url or ""
+        if "://" in location and not location.startswith("file://"):
+            return location
+        return None
+
+    @property
+    def local_directory(self) -> str:
+        location = self.directory or self.bucket_url or ""
+        return location.removeprefix("file://")
+
+    @property
+    def pattern(self) -> str:
+        return self.file_glob or self.file_pattern
 
 
 DriftAction = Literal["evolve", "warn", "block"]
@@ -127,6 +162,15 @@ class Source(StrictModel):
     freshness: Freshness | None = None
     csv: CsvOptions | None = None
     local_files: LocalFilesOptions | None = None
+    filesystem: FilesystemOptions | None = None
+    rest_api: RestApiOptions | None = None
+    stripe: StripeOptions | None = None
+    github: GithubOptions | None = None
+    hubspot: HubspotOptions | None = None
+    sql_database: SqlDatabaseOptions | None = None
+    postgres: SqlDatabaseOptions | None = None
+    mysql: SqlDatabaseOptions | None = None
+    dlt_native: DltNativeOptions | None = None
 
     @field_validator("name")
     @classmethod
@@ -154,14 +198,16 @@ class Source(StrictModel):
     def _type_block(self) -> Source:
         present = [t for t in SUPPORTED_TYPES if getattr(self, t) is not None]
         if self.type not in present:
+            example = _BLOCK_EXAMPLES.get(self.type, f"{{directory: data/{self.name}}}")
             raise ValueError(
                 f"source '{self.name}' of type '{self.type}' needs a '{self.type}:' block "
-                f"(for example: {self.type}: {{directory: data/{self.name}}})"
+                f"(for example: {self.type}: {example})"
             )
         others = [t for t in present if t != self.type]
         if others:
             raise ValueError(f"source '{self.name}' is of type '{self.type}' but also has a '{others[0]}:' block")
-        if self.write_disposition == "merge" and not (self.primary_key or self.options.primary_key):
+        if (self.type in FILE_TYPES and self.write_disposition == "merge"
+                and not (self.primary_key or self.options.primary_key)):
             raise ValueError(
                 f"source '{self.name}' has write_disposition merge but no primary_key; "
                 "set primary_key (a column or a list) or use append or replace"
@@ -169,8 +215,25 @@ class Source(StrictModel):
         return self
 
     @property
-    def options(self) -> CsvOptions:
+    def options(self):
+        """The block of this source's type (``csv:``, ``rest_api:`` ...)."""
         return getattr(self, self.type)
+
+    @property
+    def is_file_source(self) -> bool:
+        return self.type in FILE_TYPES and not (self.type == "filesystem" and self.options.url)
+
+
+_BLOCK_EXAMPLES = {
+    "rest_api": "{base_url: https://api.example.com/v1, resources: [orders]}",
+    "stripe": "{stripe_secret_key_env: STRIPE_API_KEY}",
+    "github": "{owner: my-org, repo: my-repo, access_token_env: GITHUB_TOKEN}",
+    "hubspot": "{api_key_env: HUBSPOT_TOKEN}",
+    "sql_database": "{conn_id: my_postgres, schema: public}",
+    "postgres": "{conn_id: my_postgres, schema: public}",
+    "mysql": "{conn_id: my_mysql, schema: shop}",
+    "dlt_native": "{source_module: my_sources, source_function: my_source}",
+}
 
 
 class Warehouse(StrictModel):

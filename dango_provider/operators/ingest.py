@@ -40,10 +40,12 @@ class SourceOperator(BaseOperator):
         return warehouse_for(self.project, lock_timeout=load_settings().lock_timeout)
 
 class DltExtractOperator(SourceOperator):
-    """Read the source's new and changed files and normalize them into a dlt load package.
+    """Read the source's new data and normalize it into a dlt load package.
 
-    Holds no warehouse lock and needs no pool slot: nothing is written to the warehouse here.
-    Skips (and so skips the load) when no file changed since the last committed load.
+    File sources read their new and changed files; API and database sources read the run's data
+    interval (or continue from the stored cursor when the run has none). Holds no warehouse lock and
+    needs no pool slot: nothing is written to the warehouse here. Skips (and so skips the load) when
+    there is nothing new.
     ``--conf '{"full_refresh": true}'`` reads every file again.
 
     :param project_dir: the dango project directory (templated)
@@ -53,11 +55,15 @@ class DltExtractOperator(SourceOperator):
     ui_color = "#e8f4ea"
 
     def execute(self, context: Context) -> dict:
+        from dango_provider.sources.interval import Interval
         from dango_provider.sources.runner import NothingToLoad, extract_source
 
         conf = (context.get("dag_run") and context["dag_run"].conf) or {}
+        interval = Interval(context.get("data_interval_start"), context.get("data_interval_end"),
+                            full_refresh=bool(conf.get("full_refresh")))
         try:
-            result = extract_source(self.project, self.source, self.warehouse, full_refresh=bool(conf.get("full_refresh")))
+            result = extract_source(self.project, self.source, self.warehouse, full_refresh=interval.full_refresh,
+                                    interval=interval)
         except NothingToLoad as exc:
             raise AirflowSkipException(str(exc)) from exc
         return asdict(result)

@@ -10,11 +10,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 # dlt data types as DuckDB spells them in model YAML
-_DUCKDB_TYPES = {"text": "varchar", "bigint": "bigint", "double": "double", "bool": "boolean",
-                 "timestamp": "timestamp with time zone", "date": "date", "time": "time", "decimal": "decimal",
-                 "json": "json", "binary": "blob", "wei": "decimal"}
-
-
 class GenerateStagingOperator(SourceOperator):
     """Write ``stg_<source>__<table>`` models for the source's raw tables and refresh the manifest.
 
@@ -62,16 +57,19 @@ class GenerateStagingOperator(SourceOperator):
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
         from dango_provider.core.governance_state import mark_ready
-        from dango_provider.sources.pipeline import pipeline_for, source_state_dir
+        from dango_provider.sources.pipeline import DUCKDB_TYPES, pipeline_for, source_state_dir
 
         project, source = self.project, self.source
         schema = pipeline_for(project, source, destination=self.warehouse.dlt_destination()).default_schema
         tables = []
         for table in schema.data_tables():
             name = table["name"]
-            columns = [(c["name"], _DUCKDB_TYPES.get(c.get("data_type", "text"), "varchar"))
+            columns = [(c["name"], DUCKDB_TYPES.get(c.get("data_type", "text"), "varchar"))
                        for c in table["columns"].values()]
-            key = [schema.naming.normalize_identifier(k) for k in files.primary_key(source)]
+            # the key dlt merged on (set per resource by the source), else the source's own key
+            key = [c["name"] for c in table["columns"].values() if c.get("primary_key")] or (
+                [schema.naming.normalize_identifier(k) for k in files.primary_key(source)]
+                if source.is_file_source else [])
             tables.append(RawTable(source=source.name, table=name, columns=columns, primary_key=key,
                                    masks=self._masks(name, [c for c, _ in columns])))
         dbt_dir = project.dbt_dir

@@ -24,6 +24,12 @@ os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 os.environ.setdefault("DESTINATION__REPLACE_STRATEGY", "insert-from-staging")
 
 
+#: dlt data types as DuckDB types (what the staging models cast to, what drift checks compare)
+DUCKDB_TYPES = {"text": "varchar", "bigint": "bigint", "double": "double", "bool": "boolean",
+                "timestamp": "timestamp with time zone", "date": "date", "time": "time", "decimal": "decimal",
+                "json": "json", "binary": "blob", "wei": "decimal"}
+
+
 def pipelines_dir(project: Project) -> Path:
     return Naming.state_dir(project.root) / "pipelines"
 
@@ -55,6 +61,8 @@ def effective_write_disposition(project: Project, source: Source) -> str:
     explicit = source.write_disposition or project.config.defaults.write_disposition
     if explicit:
         return explicit
+    if not source.is_file_source:
+        return "merge" if source.primary_key else "append"
     strategy = source.options.deduplication_strategy
     if files.primary_key(source) and strategy in ("latest_only", "scd_type2"):
         return "merge"

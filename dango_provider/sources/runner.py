@@ -19,7 +19,9 @@ from dango_provider.core.fingerprints import FingerprintStore, fingerprint
 from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.exceptions import IngestError, SourceDataError
 from dango_provider.sources import files
+from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import (
+    DUCKDB_TYPES,
     discard_pending,
     effective_write_disposition,
     file_resource,
@@ -59,7 +61,17 @@ def fingerprints(project: Project, source: Source) -> FingerprintStore:
     return FingerprintStore(source_state_dir(project, source))
 
 
-def extract_source(project: Project, source: Source, warehouse, *, full_refresh: bool = False) -> ExtractResult:
+def extract_source(project: Project, source: Source, warehouse, *, full_refresh: bool = False,
+                   interval: Interval | None = None) -> ExtractResult:
+    """Extract and normalize one run's data; nothing is written to the warehouse.
+
+    File sources read their new and changed files; other sources read ``interval`` (see ``Interval``).
+    """
+    if not source.is_file_source:
+        interval = interval or Interval()
+        if full_refresh and not interval.full_refresh:
+            interval = Interval(interval.start, interval.end, full_refresh=True)
+        return _extract_dlt_source(project, source, warehouse, interval)
     store = fingerprints(project, source)
     if full_refresh:
         log.info("full_refresh requested: every file is read again")
@@ -107,6 +119,53 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
     return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
                          row_counts=row_counts, seconds=round(time.monotonic() - started, 3),
                          source_schema=source_schema)
+
+
+def _extract_dlt_source(project: Project, source: Source, warehouse, interval: Interval) -> ExtractResult:
+    from dango_provider.sources.registry import build_source
+
+    if interval.full_refresh:
+        log.info("source '%s': full refresh: every table is read again and replaced when the load commits",
+                 source.name)
+    elif interval.bounded:
+        log.info("source '%s': loading the data interval [%s, %s)", source.name, interval.start, interval.end)
+    else:
+        log.info("source '%s': no data interval; continuing from the stored cursor", source.name)
+    started = time.monotonic()
+    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+    discard_pending(pipeline)
+    try:
+        dlt_source = build_source(project, source, interval)
+        extra = {"write_disposition": "replace"} if interval.full_refresh else {}
+        pipeline.extract(dlt_source, loader_file_format="parquet", **extra)
+        info = pipeline.normalize()
+    except Exception as exc:
+        discard_pending(pipeline)
+        cause = _root_cause(exc)
+        if isinstance(cause, (SourceDataError, IngestError)):
+            raise type(cause)(f"source '{source.name}': {cause}") from exc
+        raise IngestError(f"source '{source.name}': extract/normalize failed: {_describe(cause)}") from exc
+    row_counts = {t: n for t, n in info.row_counts.items() if not t.startswith("_dlt")}
+    for table, rows in row_counts.items():
+        log.info("source '%s': table %s: %d rows normalized", source.name, table, rows)
+    if not any(row_counts.values()):
+        discard_pending(pipeline)
+        raise NothingToLoad(f"source '{source.name}': the source returned no rows"
+                            + (f" for [{interval.start}, {interval.end})" if interval.bounded else ""))
+    schema = pipeline.default_schema
+    source_schema = {
+        table: {name: DUCKDB_TYPES.get(col.get("data_type", "text"), "varchar")
+                for name, col in schema.get_table_columns(table).items() if not name.startswith("_dlt")}
+        for table in row_counts
+    }
+    return ExtractResult(source=source.name, files=[], row_counts=row_counts,
+                         seconds=round(time.monotonic() - started, 3), source_schema=source_schema)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as one line: its class and message (dlt wraps errors; keep the cause readable)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def load_source(project: Project, source: Source, warehouse, *, owner: str, extracted: dict | None = None,

@@ -78,7 +78,7 @@ CONFIG_CASES = {
     "path_separator_name": (GOOD.replace("name: orders", "name: a/b"), 3, "sources[0].name",
                             "source name 'a/b' is invalid"),
     "unknown_type": (GOOD.replace("type: csv", "type: ftp"), 4, "sources[0].type",
-                     "unknown source type 'ftp'; supported types: csv, local_files"),
+                     "unknown source type 'ftp'; supported types: csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, mysql, dlt_native"),
     "missing_type_block": ("sources:\n  - name: orders\n    type: csv\n", 2, "sources[0]",
                            "needs a 'csv:' block"),
     "merge_without_key": (GOOD.replace("    primary_key: order_id\n", "    write_disposition: merge\n"), 3,

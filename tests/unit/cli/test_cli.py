@@ -90,7 +90,7 @@ def test_validate_broken_file_prints_every_error_and_exits_1(tmp_path):
         "2 errors:",
         f"{sources_file}:2: sources[0].name: source name 'Orders' is invalid: use lower-case letters, digits and "
         "underscores, starting with a letter, at most 63 characters (for example 'shop_orders')",
-        f"{sources_file}:6: sources[1].type: unknown source type 'excel'; supported types: csv, local_files",
+        f"{sources_file}:6: sources[1].type: unknown source type 'excel'; supported types: csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, mysql, dlt_native",
     ]
 
 

@@ -33,7 +33,7 @@ def test_validate_json_of_an_invalid_file(tmp_path):
          "message": "source name 'Orders' is invalid: use lower-case letters, digits and underscores, starting "
                     "with a letter, at most 63 characters (for example 'shop_orders')"},
         {"file": str(sources_file), "line": 6, "field": "sources[1].type",
-         "message": "unknown source type 'excel'; supported types: csv, local_files"},
+         "message": "unknown source type 'excel'; supported types: csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, mysql, dlt_native"},
     ]}
 
 

@@ -143,7 +143,7 @@ def test_add_rejects_a_duplicate_name_and_an_unknown_type(tmp_path):
     assert unknown.returncode == 1
     assert json.loads(unknown.stdout) == {"added": None, "file": str(sources_file), "errors": [
         {"file": str(sources_file), "line": 21, "field": "sources[2].type",
-         "message": "unknown source type 'excel'; supported types: csv, local_files"}]}
+         "message": "unknown source type 'excel'; supported types: csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, mysql, dlt_native"}]}
     assert sources_file.read_bytes() == before
 
 

@@ -1,0 +1,25 @@
+"""The slice of source data one run loads: Airflow's data interval, or the stored cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``start``/``end`` come from the run's ``data_interval_start``/``data_interval_end``.
+
+    A bounded interval makes an incremental source read exactly ``[start, end)`` and leaves its stored
+    cursor alone, so backfills and re-runs of an interval are idempotent. A run without an interval
+    (a manual trigger with no logical date) continues from the stored cursor. ``full_refresh`` reads
+    everything again from the source's start date and replaces the tables once the new load commits.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    full_refresh: bool = False
+
+    @property
+    def bounded(self) -> bool:
+        return self.start is not None and self.end is not None and self.start < self.end
