@@ -63,3 +63,7 @@ class PIIPolicyError(GovernanceViolation):
 
 class FreshnessError(GovernanceViolation):
     """A source is older than its error_after threshold."""
+
+
+class MissingCredentialsError(DangoError):
+    """A source's credentials are not available: the named connection or environment variable is missing."""

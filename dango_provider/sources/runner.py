@@ -17,7 +17,7 @@ from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.fingerprints import FingerprintStore, fingerprint
 from dango_provider.core.load_history import LoadRecord, record_loads
-from dango_provider.exceptions import IngestError, SourceDataError
+from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import (
@@ -142,6 +142,8 @@ def _extract_dlt_source(project: Project, source: Source, warehouse, interval: I
     except Exception as exc:
         discard_pending(pipeline)
         cause = _root_cause(exc)
+        if isinstance(cause, MissingCredentialsError):
+            raise cause from exc
         if isinstance(cause, (SourceDataError, IngestError)):
             raise type(cause)(f"source '{source.name}': {cause}") from exc
         raise IngestError(f"source '{source.name}': extract/normalize failed: {_describe(cause)}") from exc
@@ -210,7 +212,7 @@ def _relative(path: Path, root: Path) -> str:
 def _root_cause(exc: BaseException) -> BaseException:
     seen = exc
     while True:
-        if isinstance(seen, SourceDataError):
+        if isinstance(seen, (SourceDataError, MissingCredentialsError)):
             return seen
         nxt = seen.__cause__ or seen.__context__
         if nxt is None or nxt is seen:

@@ -1,0 +1,50 @@
+"""Credentials of sources: from an Airflow connection or from environment variables, never from
+sources.yml. Every value read here is registered with Airflow's secrets masker, so it is replaced by
+``***`` in task logs."""
+
+from __future__ import annotations
+
+import os
+
+from dango_provider.exceptions import MissingCredentialsError
+
+
+def mask(value: str | None) -> None:
+    """Hide ``value`` in Airflow's task logs (a no-op outside Airflow)."""
+    if not value:
+        return
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - Airflow is a dependency; kept for plain-dlt use
+        return
+    mask_secret(value)
+
+
+def env_secret(variable: str, *, source: str, field: str) -> str:
+    """The value of environment variable ``variable``, named in ``field`` of ``source``."""
+    value = os.environ.get(variable)
+    if not value:
+        raise MissingCredentialsError(
+            f"source '{source}': {field} names the environment variable '{variable}', which is not set; "
+            "set it in the environment of the Airflow workers (or use conn_id with an Airflow connection)"
+        )
+    mask(value)
+    return value
+
+
+def connection(conn_id: str, *, source: str):
+    """The Airflow connection ``conn_id`` with its password and extra masked in logs."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # Airflow raises AirflowNotFoundException (class differs across versions)
+        raise MissingCredentialsError(
+            f"source '{source}': Airflow connection '{conn_id}' is not defined ({type(exc).__name__}); "
+            f"create it with `airflow connections add {conn_id} ...` or AIRFLOW_CONN_{conn_id.upper()}"
+        ) from None
+    mask(conn.password)
+    for value in (conn.extra_dejson or {}).values():
+        if isinstance(value, str):
+            mask(value)
+    return conn
