@@ -102,3 +102,13 @@ class Naming:
     @staticmethod
     def manifest_path(dbt_dir: Path) -> Path:
         return dbt_dir / "target" / "manifest.json"
+
+    @staticmethod
+    def serving_dir(warehouse: Path) -> Path:
+        """Where readers look: the published warehouse copy and the dbt docs site."""
+        return warehouse.parent / "serving"
+
+    @staticmethod
+    def docs_dir(warehouse: Path) -> Path:
+        """The published dbt docs site (index.html, manifest.json, catalog.json)."""
+        return warehouse.parent / "serving" / "docs"
