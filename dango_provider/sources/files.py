@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dango_provider.config.model import CsvOptions, LocalFilesOptions, Source
+from dango_provider.config.model import CsvOptions, FilesystemOptions, LocalFilesOptions, Source
 from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.naming import quote_literal
 from dango_provider.exceptions import SourceDataError
@@ -44,12 +44,24 @@ def primary_key(source: Source) -> list[str]:
     return [key] if isinstance(key, str) else list(key)
 
 
-def list_files(source: Source, directory: Path) -> FileSet:
+def directory_of(source: Source) -> str:
+    """The directory of a file source as written in sources.yml (relative to the project)."""
     options = source.options
-    field = f"sources.{source.name}.{source.type}.directory"
+    return options.local_directory if isinstance(options, FilesystemOptions) else options.directory
+
+
+def pattern_of(source: Source) -> str:
+    options = source.options
+    return options.pattern if isinstance(options, FilesystemOptions) else options.file_pattern
+
+
+def list_files(source: Source, directory: Path) -> FileSet:
+    key = "bucket_url" if isinstance(source.options, FilesystemOptions) and source.options.bucket_url else "directory"
+    field = f"sources.{source.name}.{source.type}.{key}"
     if not directory.is_dir():
         raise SourceDataError(f"{field}: directory '{directory}' does not exist (source '{source.name}')")
-    files = sorted(Path(p) for p in glob.glob(str(directory / options.file_pattern)) if Path(p).is_file())
+    found = glob.glob(str(directory / pattern_of(source)), recursive=True)
+    files = sorted(Path(p) for p in found if Path(p).is_file())
     return FileSet(source=source.name, table=table_name(source), directory=directory, files=files)
 
 

@@ -76,10 +76,10 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
     if full_refresh:
         log.info("full_refresh requested: every file is read again")
         store.reset()
-    file_set = files.list_files(source, project.path(source.options.directory))
+    file_set = files.list_files(source, project.path(files.directory_of(source)))
     policy = source.empty_sync_policy or project.config.defaults.empty_sync_policy
     if not file_set.files:
-        message = f"source '{source.name}': no file matches '{source.options.file_pattern}' in '{file_set.directory}'"
+        message = f"source '{source.name}': no file matches '{files.pattern_of(source)}' in '{file_set.directory}'"
         if policy == "allow":
             raise NothingToLoad(message + " (empty_sync_policy: allow)")
         raise SourceDataError(message + "; earlier loads are kept (set empty_sync_policy: allow to skip instead)")

@@ -167,3 +167,23 @@ def test_ragged_file_fails_the_airflow_task_with_the_message(tmp_path, airflow_h
     assert f"{project}/data/orders/orders_1.csv:3: ragged row: expected 2 fields like the header, found 1" in log
     assert not (project / "data" / "warehouse.duckdb").exists() or rows(
         project, "select count(*) from information_schema.tables where table_schema = 'raw_orders'") == [(0,)]
+
+
+def test_filesystem_source_reads_a_local_glob_recursively(tmp_path):
+    project = make_project(tmp_path)
+    (project / "sources.yml").write_text(
+        "sources:\n"
+        "  - name: logs\n"
+        "    type: filesystem\n"
+        "    primary_key: id\n"
+        "    filesystem: {bucket_url: data/logs, file_glob: '**/*.jsonl'}\n"
+    )
+    (project / "data" / "logs" / "2026" / "11").mkdir(parents=True)
+    (project / "data" / "logs" / "top.jsonl").write_text('{"id": 1, "msg": "a"}\n')
+    (project / "data" / "logs" / "2026" / "11" / "day.jsonl").write_text('{"id": 2, "msg": "b"}\n{"id": 1, "msg": "c"}\n')
+    (project / "data" / "logs" / "ignored.csv").write_text("id,msg\n9,z\n")
+
+    assert sync(project, "logs").row_counts == {"logs": 3}
+    assert rows(project, "SELECT id, msg FROM raw_logs.logs ORDER BY id") == [(1, "a"), (2, "b")]  # the file that sorts last wins
+    with pytest.raises(NothingToLoad):
+        sync(project, "logs")
