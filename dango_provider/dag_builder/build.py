@@ -75,6 +75,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.config.model import loaded_at_field, parse_duration
     from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.operators.dbt_docs import DbtDocsOperator
     from dango_provider.operators.publish import PublishSnapshotOperator
     from dango_provider.operators.readiness import SourcesReadyOperator
     from dango_provider.sensors.freshness import FreshnessSensor
@@ -106,6 +107,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
+        docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), pool=settings.pool)
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
         if with_loaded_at:
@@ -116,7 +118,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready >> drift_gate
         ready >> freshness
         gates >> staging
-        staging >> rest >> publish
+        staging >> rest >> publish >> docs
     return dag
 
 

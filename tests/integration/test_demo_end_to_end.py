@@ -143,3 +143,15 @@ def test_reader_of_the_serving_copy_never_blocks_writes(demo):
     assert demo["reader_before"] == demo["reader_after"] == str(demo["round1"]["expected"]["counts"]["customers"])
     assert "Could not set lock" not in demo["round2_logs"]
     assert demo["serving_customers"] == demo["expected"]["counts"]["customers"]
+
+
+def test_dbt_docs_are_published_beside_the_serving_copy(demo):
+    import json
+
+    docs = demo["project"] / "data" / "serving" / "docs"
+    assert "dbt" in (docs / "index.html").read_text(encoding="utf-8")[:20000].lower()
+    catalog = json.loads((docs / "catalog.json").read_text(encoding="utf-8"))
+    manifest = json.loads((docs / "manifest.json").read_text(encoding="utf-8"))
+    assert "model.dango_demo.customer_lifetime_value" in catalog["nodes"]
+    assert "model.dango_demo.customer_lifetime_value" in manifest["nodes"]
+    assert not list(docs.parent.glob(".docs-*")), "temporary docs directories were left behind"

@@ -72,6 +72,11 @@ def test_ten_sources_and_transform_under_load(tmp_path, database):
 
         wait_for(all_done, 1200, "all ingest runs and the transform to succeed", interval=5)
         assert reader.poll() is None, "the reader of the serving copy died"
+        extract_windows = deployment.query(
+            "select start_date, end_date from task_instance where task_id = 'extract' and state = 'success'")
+        pool_windows = deployment.query(
+            "select start_date, end_date, dag_id, task_id from task_instance "
+            "where pool = 'dango_duckdb' and state = 'success' order by start_date")
     finally:
         deployment.stop()
         reader.kill()
@@ -89,4 +94,12 @@ def test_ten_sources_and_transform_under_load(tmp_path, database):
     assert len(windows) == SOURCES
     for before, after in zip(windows, windows[1:]):
         assert before[1] <= after[0], "write windows overlap"
+    # extraction runs outside the pool: extract tasks of different sources ran at the same time ...
+    assert len(extract_windows) == SOURCES
+    assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(extract_windows) for b in extract_windows[i + 1:]), \
+        "no two extract tasks overlapped: extraction did not run concurrently"
+    # ... while every task of the writer pool (loads, drift, PII, dbt, publish) ran alone
+    assert len(pool_windows) >= 3 * SOURCES
+    for before, after in zip(pool_windows, pool_windows[1:]):
+        assert before[1] <= after[0], f"pool tasks overlap: {before[2:]} and {after[2:]}"
     assert "Could not set lock" not in deployment.task_logs()

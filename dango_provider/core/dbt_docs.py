@@ -1,0 +1,39 @@
+"""Generate the dbt docs site and publish it beside the serving copy, where the UI plugin serves it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from dango_provider.core.dbt_cli import run_dbt
+from dango_provider.exceptions import DbtRunError
+
+SITE_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
+def generate_docs(dbt_dir: Path, env: dict[str, str], docs_dir: Path, target: str | None = None) -> dict:
+    """``dbt docs generate`` into a temporary target, then swap it in as ``docs_dir``.
+
+    The caller holds the warehouse write lock (the catalog query opens the warehouse). Readers see
+    either the previous site or the new one, never a mix of the two.
+    """
+    docs_dir.parent.mkdir(parents=True, exist_ok=True)
+    args = ["docs", "generate", "--quiet"] + (["--target", target] if target else [])
+    with tempfile.TemporaryDirectory(dir=docs_dir.parent, prefix=".docs-target-") as tmp:
+        run_dbt([*args, "--target-path", tmp], dbt_dir, env)
+        missing = [name for name in SITE_FILES if not (Path(tmp) / name).exists()]
+        if missing:
+            raise DbtRunError(f"`dbt docs generate` in '{dbt_dir}' wrote no {', '.join(missing)}")
+        staged = Path(tempfile.mkdtemp(dir=docs_dir.parent, prefix=".docs-new-"))
+        for name in SITE_FILES:
+            shutil.copyfile(Path(tmp) / name, staged / name)
+    old = docs_dir.with_name(docs_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if docs_dir.exists():
+        os.replace(docs_dir, old)
+    os.replace(staged, docs_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    catalog = (docs_dir / "catalog.json").read_text(encoding="utf-8")
+    return {"path": str(docs_dir), "catalog_bytes": len(catalog)}

@@ -1,0 +1,57 @@
+"""Refresh Metabase after ``dango_transform`` publishes the serving copy."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from dango_provider.metabase.settings import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class MetabaseRefreshOperator(BaseOperator):
+    """Set Metabase up for the serving copy (idempotent) and request a schema sync and values rescan.
+
+    Metabase is optional: without the Airflow connection ``metabase_conn_id`` the task only logs that
+    there is nothing to refresh. With it, any failure (Metabase unreachable, login refused, sync not
+    seen in time) fails the task. Runs in no pool: it reads only the serving copy, never the live
+    warehouse.
+
+    :param project_dir: the dango project directory (templated)
+    :param metabase_conn_id: the Airflow connection of Metabase (templated); login is the admin's
+        email, password the admin's password
+    """
+
+    template_fields: Sequence[str] = ("project_dir", "metabase_conn_id")
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, project_dir: str, metabase_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.project_dir = project_dir
+        self.metabase_conn_id = metabase_conn_id
+
+    def execute(self, context: Context) -> dict | None:
+        from dango_provider.config.loader import load_project
+        from dango_provider.core.snapshot import serving_path
+        from dango_provider.metabase.provision import refresh_metabase
+        from dango_provider.metabase.settings import MetabaseSettings
+
+        try:
+            connection = BaseHook.get_connection(self.metabase_conn_id)
+        except AirflowNotFoundException:
+            self.log.info("no Airflow connection '%s': Metabase is not configured, nothing to refresh",
+                          self.metabase_conn_id)
+            return None
+        settings = MetabaseSettings.from_connection(connection, self.metabase_conn_id)
+        project = load_project(self.project_dir)
+        report = refresh_metabase(settings, serving_path(project.warehouse_path))
+        database = report["database"]
+        self.log.info("Metabase %s at %s: admin %s; database '%s' (id %s) %s; %d tables, hid %d; sync and "
+                      "field values rescan requested", report.get("metabase_version") or "", report["url"],
+                      report["admin"], database["name"], database["id"], database["action"], report["tables"],
+                      len(report["hidden"]))
+        return report

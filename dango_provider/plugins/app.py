@@ -1,0 +1,197 @@
+"""The FastAPI app of the plugin, mounted at ``/dango`` in the Airflow API server.
+
+Routes (each needs an authenticated Airflow user, see ``auth``):
+
+- ``/``: overview page: sources, last loads, governance, freshness, rows per run, warehouse tables
+- ``/api/overview``: the same data as JSON
+- ``/docs/``: the dbt docs site published in ``data/serving/docs``
+- ``/dags/{dag_id}``: target of the "Dango" tab of DAG pages: the DAG's source on the overview
+
+Pages are rendered on the server with inline CSS and SVG; their Content-Security-Policy lets the
+browser load nothing, so nothing ever comes from a CDN. Only names of connections and environment
+variables are shown, never a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dango_provider.plugins.auth import http_error, require_user
+from dango_provider.plugins.external_views import URL_PREFIX, without_credentials
+from dango_provider.plugins.rendering import render
+
+log = logging.getLogger(__name__)
+
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'self'")
+# dbt docs is a single-page app with inline scripts (AngularJS, which needs eval) that fetches its JSON
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; base-uri 'self'; form-action 'none'; frame-ancestors 'self'")
+#: files of the docs site that are served (dbt's target also holds compiled SQL, logs, pickles ...)
+DOCS_SUFFIXES = {".html", ".json", ".js", ".css", ".svg", ".png", ".ico", ".woff", ".woff2"}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _airflow_root(request: Request) -> str:
+    """Path prefix of the Airflow UI: the app's mount path without ``/dango``."""
+    return request.scope.get("root_path", "").removesuffix(URL_PREFIX)
+
+
+def _app_root(request: Request) -> str:
+    return request.scope.get("root_path", "") or URL_PREFIX
+
+
+def _page(html: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Security-Policy": PAGE_CSP, **NO_STORE})
+
+
+def _message(request: Request, title: str, message: str, hint: str = "", status_code: int = 200) -> HTMLResponse:
+    return _page(render("message.html", title=title, message=message, hint=hint,
+                        overview_url=f"{_app_root(request)}/"), status_code)
+
+
+def _last_runs(dag_ids: list[str], user) -> dict[str, dict]:
+    """The newest run of each of ``dag_ids`` that ``user`` may read, from Airflow's metadata database."""
+    from sqlalchemy import func, select
+
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+        wanted = [d for d in dag_ids if d in readable]
+        if not wanted:
+            return {}
+        newest = select(func.max(DagRun.id)).where(DagRun.dag_id.in_(wanted)).group_by(DagRun.dag_id)
+        rows = session.execute(
+            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date, DagRun.run_after)
+            .where(DagRun.id.in_(newest))
+        ).all()
+    return {dag_id: {"run_id": run_id, "state": str(getattr(state, "value", state)), "start_date": start or run_after,
+                     "end_date": end}
+            for dag_id, run_id, state, start, end, run_after in rows}
+
+
+def build_overview(request: Request, user) -> dict[str, Any]:
+    from dango_provider.config.loader import find_sources_file, load_project
+    from dango_provider.core.naming import Naming
+    from dango_provider.exceptions import DangoError
+    from dango_provider.plugins.overview import collect_overview, config_error_overview
+    from dango_provider.settings import resolve_project_dir
+
+    project_dir = resolve_project_dir()
+    try:
+        project = load_project(project_dir)
+    except DangoError as exc:
+        try:
+            sources_file = str(find_sources_file(project_dir))
+        except DangoError:
+            sources_file = str(project_dir)
+        return config_error_overview(str(exc), sources_file)
+    dag_ids = [Naming.ingest_dag_id(s.name) for s in project.config.sources]
+    try:
+        last_runs = _last_runs(dag_ids, user)
+    except Exception:  # the page still shows loads and tables without run states
+        log.exception("could not read the DAG runs of the ingest DAGs")
+        last_runs = {}
+    return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request))
+
+
+def _docs_dir() -> Path:
+    from dango_provider.config.loader import load_project
+    from dango_provider.core.naming import Naming
+    from dango_provider.settings import resolve_project_dir
+
+    return Naming.docs_dir(load_project(resolve_project_dir()).warehouse_path)
+
+
+def _servable(docs_dir: Path, target: Path) -> bool:
+    """A file of the docs site: inside ``docs_dir``, not hidden, of a type the site needs."""
+    if not target.is_relative_to(docs_dir):
+        return False
+    hidden = any(part.startswith(".") for part in target.relative_to(docs_dir).parts)
+    return not hidden and target.suffix.lower() in DOCS_SUFFIXES and target.is_file()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="dango-provider", description="Dango overview and dbt docs in the Airflow UI.",
+                  docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(require_user)])
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+    @app.get("/", response_class=HTMLResponse)
+    def overview_page(request: Request, user=Depends(require_user)) -> Response:
+        from dango_provider.plugins.chart import rows_per_run_svg
+        from dango_provider.settings import load_settings
+
+        overview = build_overview(request, user)
+        chart = rows_per_run_svg({s["name"]: [(load["at"].strftime("%Y-%m-%d %H:%M UTC"), load["rows"])
+                                              for load in s["loads"]] for s in overview["sources"]})
+        root = _app_root(request)
+        links = {"docs": f"{root}/docs/", "api": f"{root}/api/overview", "dags": f"{_airflow_root(request)}/dags",
+                 "metabase": without_credentials(load_settings().metabase_url)}
+        framed = request.headers.get("sec-fetch-dest") == "iframe"
+        return _page(render("overview.html", ov=overview, chart=chart, links=links, framed=framed))
+
+    @app.get("/api/overview")
+    def overview_api(request: Request, user=Depends(require_user)) -> JSONResponse:
+        from dango_provider.plugins.overview import jsonable
+
+        return JSONResponse(jsonable(build_overview(request, user)), headers=NO_STORE)
+
+    @app.get("/docs")
+    def docs_redirect(request: Request) -> RedirectResponse:
+        # the site fetches manifest.json and catalog.json relative to its own address
+        return RedirectResponse(f"{_app_root(request)}/docs/", status_code=307)
+
+    @app.get("/docs/{path:path}")
+    def docs(request: Request, path: str = "") -> Response:
+        from dango_provider.exceptions import DangoError
+
+        try:
+            docs_dir = _docs_dir().resolve()
+        except DangoError as exc:
+            return _message(request, "dbt docs", "The project's sources file could not be loaded, so the "
+                            f"location of the dbt docs is unknown: {exc}", status_code=404)
+        relative = path or "index.html"
+        target = (docs_dir / relative).resolve()
+        if relative == "index.html" and not target.is_file():
+            return _message(
+                request, "dbt docs", "The dbt docs have not been generated yet.",
+                "They are generated at the end of each dango_transform run and published to "
+                f"{docs_dir}. Trigger dango_transform in Airflow, then reload this page.",
+                status_code=404)
+        if not _servable(docs_dir, target):
+            raise StarletteHTTPException(404, detail=f"no file '{path}' in the dbt docs")
+        media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return FileResponse(target, media_type=media_type, headers={"Content-Security-Policy": DOCS_CSP, **NO_STORE})
+
+    @app.get("/dags/{dag_id}")
+    def dag_tab(request: Request, dag_id: str) -> Response:
+        """The "Dango" tab of a DAG page: an ingest DAG shows its source's row of the overview."""
+        from dango_provider.config.loader import load_project
+        from dango_provider.core.naming import Naming
+        from dango_provider.exceptions import DangoError
+        from dango_provider.settings import resolve_project_dir
+
+        root = _app_root(request)
+        if dag_id == Naming.transform_dag_id:
+            return RedirectResponse(f"{root}/", status_code=303)
+        try:
+            names = {Naming.ingest_dag_id(s.name): s.name for s in load_project(resolve_project_dir()).config.sources}
+        except DangoError:
+            return RedirectResponse(f"{root}/", status_code=303)
+        if dag_id in names:
+            return RedirectResponse(f"{root}/#source-{names[dag_id]}", status_code=303)
+        return _message(request, "Not a Dango DAG",
+                        f"The DAG '{dag_id}' is not built by dango-provider from this project's sources file.",
+                        "Ingest DAGs are named dango_ingest__<source>; the transform DAG is dango_transform.")
+
+    return app

@@ -1,0 +1,202 @@
+"""The data of the overview page and of ``/dango/api/overview``, as one JSON-ready dict.
+
+Per source: type, schedule, the names of its credentials (an Airflow connection id, environment
+variable names; never a value), last load, last DAG run, open schema drift, PII findings and
+freshness; then the warehouse's schemas and tables with row counts. Reads sources.yml, the state
+files under ``.dango/state`` and the read-only serving copy; never the live warehouse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from dango_provider.config.model import effective_freshness
+from dango_provider.core.governance_state import drift_blocked, ready_info
+from dango_provider.core.naming import Naming
+from dango_provider.core.snapshot import serving_path
+from dango_provider.plugins.serving_reader import ServingData, read_serving_copy
+
+#: DAG run states shown as they are; anything else a source can be in is named below
+BLOCKED = "blocked by schema drift"
+LOADED = "loaded"
+NEVER_LOADED = "never loaded"
+
+
+def credential_names(options: Any) -> list[dict[str, str]]:
+    """``[{"kind": "connection" | "env", "name": ...}]`` named in a source's type block.
+
+    Only keys that hold a name by definition are read (``conn_id`` and ``*_env``); the values of
+    connections and variables are never looked up.
+    """
+    found: list[dict[str, str]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str) and key == "conn_id":
+                    found.append({"kind": "connection", "name": item})
+                elif isinstance(item, str) and str(key).endswith("_env"):
+                    found.append({"kind": "env", "name": item})
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    if options is not None and hasattr(options, "model_dump"):
+        walk(options.model_dump())
+    unique = {(c["kind"], c["name"]): c for c in found}
+    return sorted(unique.values(), key=lambda c: (c["kind"], c["name"]))
+
+
+def duration_text(value: timedelta | float | None) -> str | None:
+    """``6h``, ``1d``, ``90m``, ``45s``: the largest unit that divides the duration."""
+    if value is None:
+        return None
+    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def freshness(loaded_at: datetime | None, warn: timedelta | None, error: timedelta | None,
+              now: datetime) -> dict[str, Any]:
+    """Age of the last load against the thresholds, with the rule of the freshness sensor:
+    never loaded or older than ``error`` is ``error``, older than ``warn`` is ``warn``, else ``fresh``;
+    ``not checked`` when the source has no threshold."""
+    age = None if loaded_at is None else (now - loaded_at).total_seconds()
+    if warn is None and error is None:
+        status = "not checked"
+    elif age is None or (error is not None and age > error.total_seconds()):
+        status = "error"
+    elif warn is not None and age > warn.total_seconds():
+        status = "warn"
+    else:
+        status = "fresh"
+    return {"status": status, "age_s": None if age is None else round(age, 1),
+            "warn_after": duration_text(warn), "error_after": duration_text(error)}
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _last_load(loads: list[dict], state: dict | None) -> dict | None:
+    """The newest load: from the serving copy, or from the state file when a load came after it."""
+    served = loads[-1] if loads else None
+    state_at = _parse_time((state or {}).get("loaded_at")) or _parse_time((state or {}).get("ready_at"))
+    if served and (state_at is None or state_at <= served["at"]):
+        return {**served, "from": "serving copy"}
+    if state_at:
+        return {"at": state_at, "rows": None, "duration_s": None, "tables": {}, "from": "state"}
+    return None
+
+
+def _status(blocked: bool, last_run: dict | None, last_load: dict | None) -> str:
+    if blocked:
+        return BLOCKED
+    if last_run:
+        return last_run["state"]
+    return LOADED if last_load else NEVER_LOADED
+
+
+def hidden_schemas(source_names: list[str]) -> set[str]:
+    """dlt's staging datasets of replace loads (``raw_<source>_staging``): internal, not shown."""
+    raw = {Naming.raw_schema(n) for n in source_names}
+    return {f"{schema}_staging" for schema in raw} - raw
+
+
+def collect_overview(project, *, now: datetime | None = None, last_runs: dict[str, dict] | None = None,
+                     airflow_root: str = "", serving: ServingData | None = None) -> dict[str, Any]:
+    """The overview of ``project`` (a loaded ``Project``).
+
+    :param last_runs: dag_id -> {"run_id", "state", "start_date", "end_date"} of the newest run of
+        each ingest DAG the user may read (from Airflow's metadata database)
+    :param airflow_root: path prefix of the Airflow UI (``[api] base_url``), for DAG links
+    :param serving: the serving copy already read (default: read it now)
+    """
+    from dango_provider.sources.pipeline import source_state_dir
+
+    now = now or datetime.now(timezone.utc)
+    last_runs = last_runs or {}
+    serving = serving or read_serving_copy(serving_path(project.warehouse_path))
+    defaults = project.config.defaults
+    sources = []
+    for source in project.config.sources:
+        state_dir = source_state_dir(project, source)
+        blocked_changes = drift_blocked(state_dir)
+        loads = serving.loads.get(source.name, [])
+        last_load = _last_load(loads, ready_info(state_dir))
+        dag_id = Naming.ingest_dag_id(source.name)
+        last_run = last_runs.get(dag_id)
+        open_drift: list[dict] = []
+        if blocked_changes is not None:
+            # the state file is current (acceptance removes it); the serving copy may predate the block
+            open_drift = serving.open_drift.get(source.name) or [
+                {"table": c.get("table"), "column": c.get("column"), "kind": c.get("kind"),
+                 "change_class": c.get("change_class"), "old": c.get("old"), "new": c.get("new"),
+                 "detail": c.get("detail"), "action": c.get("action"), "detected_at": None}
+                for c in blocked_changes
+            ]
+        warn, error = effective_freshness(defaults, source)
+        sources.append({
+            "name": source.name,
+            "type": source.type,
+            "enabled": source.enabled,
+            "description": source.description,
+            "schedule": source.schedule or defaults.schedule,
+            "credentials": credential_names(source.options),
+            "dag_id": dag_id,
+            "dag_url": f"{airflow_root}/dags/{dag_id}",
+            "status": _status(blocked_changes is not None, last_run, last_load),
+            "last_load": last_load,
+            "last_run": last_run,
+            "loads": [{"at": load["at"], "rows": load["rows"]} for load in loads],
+            "drift": {"blocked": blocked_changes is not None, "open": open_drift},
+            "pii": serving.pii.get(source.name, []),
+            "freshness": freshness(last_load and last_load["at"], warn, error, now),
+        })
+    hidden = hidden_schemas([s.name for s in project.config.sources])
+    schemas: dict[str, list[dict]] = {}
+    for relation in serving.relations:
+        if relation["schema"] not in hidden:
+            schemas.setdefault(relation["schema"], []).append(
+                {"name": relation["table"], "kind": relation["kind"], "rows": relation["rows"]})
+    return {
+        "generated_at": now,
+        "project": {"root": str(project.root), "sources_file": str(project.sources_file), "error": None},
+        "serving_copy": {"path": str(serving.path), "exists": serving.exists, "published_at": serving.published_at,
+                         "error": serving.error},
+        "sources": sources,
+        "schemas": [{"name": name, "tables": tables} for name, tables in schemas.items()],
+    }
+
+
+def config_error_overview(message: str, sources_file: str | None, now: datetime | None = None) -> dict[str, Any]:
+    """The overview when sources.yml cannot be loaded: the loader's message and nothing else."""
+    return {
+        "generated_at": now or datetime.now(timezone.utc),
+        "project": {"root": None, "sources_file": sources_file, "error": message},
+        "serving_copy": {"path": None, "exists": False, "published_at": None, "error": None},
+        "sources": [],
+        "schemas": [],
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with datetimes as ISO 8601 strings (for the JSON endpoint)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value

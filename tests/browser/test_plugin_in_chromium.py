@@ -1,0 +1,119 @@
+"""The plugin in a real browser: headless Chromium logs in on Airflow's login page, then opens the
+Dango overview, the dbt docs and the overview inside the Airflow UI, served by a real api-server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project
+from tests.browser.webdriver import CHROMEDRIVER, CHROMIUM, Browser
+from tests.conftest import BIN, airflow_env, run
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
+]
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> ApiServer:
+    project = make_served_project(tmp_path_factory.mktemp("browser") / "shop")
+    generate_served_docs(project)
+    home = tmp_path_factory.mktemp("browser_airflow")
+    env = airflow_env(home, project)
+    run([str(BIN / "airflow"), "db", "migrate"], env)
+    run([str(BIN / "airflow"), "dags", "reserialize"], env)
+    with api_server(home, tmp_path_factory.mktemp("browser_server"), project, users={"analyst": "VIEWER"}) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory) -> Browser:
+    """A browser logged in as ``analyst`` through Airflow's login page, sent there by ``/dango/``."""
+    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+    try:
+        chromium.open(f"{server.url}/dango/")
+        chromium.type(chromium.find("input[name='username']"), "analyst")
+        chromium.type(chromium.find("input[name='password']"), server.passwords["analyst"])
+        chromium.click(chromium.find("button[type='submit']"))
+        # the login page sends the browser back to the page it came from
+        chromium.wait(lambda: urlsplit(chromium.url).path == "/dango/", what="the overview after login")
+        yield chromium
+    finally:
+        chromium.quit()
+
+
+def source_rows(browser: Browser) -> dict[str, str]:
+    rows = browser.find_all("table#sources tr.source")
+    return {browser.attribute(row, "data-source"): browser.text(row) for row in rows}
+
+
+def test_login_leads_to_the_overview_with_its_sources(browser, server, tmp_path):
+    assert urlsplit(browser.url).path == "/dango/"
+    assert browser.text(browser.find("h1")) == "Dango overview"
+    rows = source_rows(browser)
+    assert list(rows) == ["orders", "customers", "payments", "replica"]
+    assert "dango_ingest__orders" in rows["orders"] and "0 6 * * *" in rows["orders"]
+    assert "blocked by schema drift" in rows["customers"] and "1 PII column" in rows["customers"]
+    assert "never" in rows["payments"] and "DANGO_TEST_STRIPE_KEY" in rows["payments"]
+    warehouse = browser.text(browser.find("#warehouse"))
+    assert "raw_orders" in warehouse and "raw_customers" in warehouse
+    orders_count = browser.find("tr[data-table='raw_orders.orders'] td.num")
+    assert browser.text(orders_count) == "4"
+    # the chart is drawn: three bars with a real size on screen
+    sizes = browser.script(
+        "return [...document.querySelectorAll('#runs-chart rect.bar')].map(r => r.getBoundingClientRect().height)")
+    assert len(sizes) == 3 and all(h > 0 for h in sizes)
+    # the page loaded nothing besides itself
+    assert browser.script("return performance.getEntriesByType('resource').length") == 0
+
+    shot = browser.screenshot(tmp_path / "overview.png")
+    assert shot.read_bytes().startswith(PNG) and shot.stat().st_size > 20_000
+
+
+def test_the_dbt_docs_site_renders(browser, server, tmp_path):
+    browser.open(f"{server.url}/dango/docs/")
+    # dbt's docs app fetched manifest.json and catalog.json and lists the project's model
+    browser.wait(lambda: "order_totals" in browser.script("return document.body.innerText"), timeout=90,
+                 what="the dbt docs to list order_totals")
+    shot = browser.screenshot(tmp_path / "dbt_docs.png")
+    assert shot.read_bytes().startswith(PNG) and shot.stat().st_size > 20_000
+    fetched = browser.script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert fetched and all(url.startswith(f"{server.url}/dango/docs/") for url in fetched), fetched
+
+
+def test_the_overview_inside_the_airflow_ui(browser, server, tmp_path):
+    browser.open(f"{server.url}/plugin/dango")
+    frame = browser.find("iframe[title='Overview']", timeout=120)
+    browser.frame(frame)
+    try:
+        browser.find("table#sources", timeout=60)
+        rows = source_rows(browser)
+        assert list(rows) == ["orders", "customers", "payments", "replica"]
+        # framed: no links that would open Airflow inside itself
+        assert browser.find_all("a.dag-link") == []
+        assert browser.find_all("span.dag-id")
+    finally:
+        browser.frame(None)
+    shot = browser.screenshot(tmp_path / "overview_in_airflow.png")
+    assert shot.read_bytes().startswith(PNG)
+
+
+def test_the_dango_tab_of_an_ingest_dag_shows_its_source(browser, server, tmp_path):
+    browser.open(f"{server.url}/dags/dango_ingest__customers/plugin/dango-dag")
+    frame = browser.find("iframe[title='Dango']", timeout=120)
+    browser.frame(frame)
+    try:
+        browser.wait(lambda: browser.script("return location.hash") == "#source-customers", timeout=60,
+                     what="the customers row of the overview")
+        target = browser.script("return document.querySelector(':target').dataset.source")
+        assert target == "customers"
+    finally:
+        browser.frame(None)
+    browser.screenshot(tmp_path / "dag_tab.png")
