@@ -36,7 +36,8 @@ class SqlDatabaseOptions(_Strict):
 
     conn_id: str | None = Field(default=None, description="Airflow connection of the database.")
     credentials_env: str | None = Field(default=None, description="Environment variable holding a SQLAlchemy URL.")
-    schema_name: str | None = Field(default=None, alias="schema", description="Database schema; the default one when omitted.")
+    schema_name: str | None = Field(default=None, alias="schema",
+                                    description="Database schema; the database's default one when omitted.")
     tables: list[SqlTable] = Field(
         default_factory=list, validation_alias=AliasChoices("tables", "table_names"),
         description="Tables to load (names or {name, incremental, primary_key, write_disposition}); "

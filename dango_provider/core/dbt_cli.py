@@ -36,10 +36,22 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str]) -> Path:
     """``dbt parse`` into a temporary target, then atomically replace ``target/manifest.json``.
 
     The DAG processor may read the manifest at any moment; it never sees a half-written file.
+    The caller holds the dbt project lock.
     """
     manifest = Naming.manifest_path(dbt_dir)
     manifest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in manifest.parent.glob(".parse-*"):  # left by a killed parse; callers hold the project lock
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as tmp:
         run_dbt(["parse", "--target-path", tmp, "--quiet"], dbt_dir, env)
         os.replace(Path(tmp) / "manifest.json", manifest)
     return manifest
+
+
+def manifest_is_stale(dbt_dir: Path, files: list[Path]) -> bool:
+    """True when the manifest is missing or older than one of ``files`` (a refresh was killed or failed)."""
+    manifest = Naming.manifest_path(dbt_dir)
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(f.exists() and f.stat().st_mtime > built for f in files)

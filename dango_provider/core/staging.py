@@ -156,6 +156,12 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+def staging_files(dbt_dir: Path, source: str) -> list[Path]:
+    """The generated staging files of a source as they are on disk now."""
+    directory = Naming.staging_dir(dbt_dir, source)
+    return sorted(p for p in directory.glob("*") if p.suffix in (".sql", ".yml")) if directory.is_dir() else []
+
+
 def write_staging(dbt_dir: Path, source: str, tables: list[RawTable], description: str | None = None,
                   freshness: dict | None = None) -> list[Path]:
     """Generate the staging files of one source; return the files written."""

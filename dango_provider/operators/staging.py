@@ -50,10 +50,9 @@ class GenerateStagingOperator(SourceOperator):
         return masks
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from dango_provider.core.dbt_cli import refresh_manifest
+        from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest
         from dango_provider.core.lock import warehouse_lock
-        from dango_provider.core.naming import Naming
-        from dango_provider.core.staging import RawTable, write_staging
+        from dango_provider.core.staging import RawTable, staging_files, write_staging
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
         from dango_provider.core.governance_state import mark_ready
@@ -78,7 +77,8 @@ class GenerateStagingOperator(SourceOperator):
             written = write_staging(dbt_dir, source.name, tables, source.description, self._freshness())
             for path in written:
                 self.log.info("generated %s", path.relative_to(project.root) if path.is_relative_to(project.root) else path)
-            if written or not Naming.manifest_path(dbt_dir).exists():
+            # also when an earlier attempt wrote the files but was killed before the manifest refresh
+            if written or manifest_is_stale(dbt_dir, staging_files(dbt_dir, source.name)):
                 try:
                     refresh_manifest(dbt_dir, self.warehouse.dbt_env())
                     self.log.info("dbt manifest refreshed")

@@ -103,11 +103,10 @@ def database_url(source: Source):
     block = f"{source.type}.credentials_env" if options.credentials_env else f"{source.type}.conn_id"
     if options.credentials_env:
         text = credentials.env_secret(options.credentials_env, source=source.name, field=block)
-        url = None
         try:
             url = make_url(text.strip())
-        except Exception:  # noqa: S110 - the parser's message repeats the whole text, password included
-            pass
+        except Exception:  # the parser's message repeats the whole text, password included: not kept
+            url = None
         if url is None:
             raise MissingCredentialsError(
                 f"source '{source.name}': environment variable '{options.credentials_env}' ({block}) does not hold "
@@ -128,8 +127,11 @@ def database_url(source: Source):
         )
     query = {str(k): str(v) for k, v in extra.items()
              if k not in _HOOK_EXTRAS and isinstance(v, (str, int, float, bool)) and not isinstance(v, dict)}
-    url = URL.create(driver, username=conn.login or None, password=conn.password or None, host=conn.host or None,
-                     port=conn.port or None, database=conn.schema or None, query=query)
+    if driver.startswith("sqlite"):  # Airflow keeps the database file of a sqlite connection in host
+        url = URL.create(driver, database=conn.host or conn.schema or None, query=query)
+    else:
+        url = URL.create(driver, username=conn.login or None, password=conn.password or None,
+                         host=conn.host or None, port=conn.port or None, database=conn.schema or None, query=query)
     return url, [s for s in (conn.password,) if s]
 
 
@@ -193,7 +195,8 @@ def _tables_to_load(source: Source, options: SqlDatabaseOptions, engine, where: 
     if failure is not None:  # raised outside the handler: the driver's exception (and its text) stays behind
         raise failure
     if schema is not None and schema not in schemas:
-        raise IngestError(f"schema '{schema}' does not exist in {where}; schemas there: " + ", ".join(sorted(schemas)))
+        raise IngestError(f"schema '{schema}' does not exist in {_safe_url(engine.url)}; schemas there: "
+                          + ", ".join(sorted(schemas)))
 
     wanted = [t.name for t in options.tables]
     if not wanted:

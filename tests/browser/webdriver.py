@@ -20,7 +20,7 @@ from tests.apiserver import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ELEMENT = "element-6066-11e4-a07c-4a5c0dd7a7ec"  # the W3C key of an element reference
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
 
 
 class WebDriverError(AssertionError):

@@ -4,6 +4,7 @@ warehouse, and no stale lock blocking the next writer."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -121,3 +122,35 @@ def test_kill_after_the_load_before_fingerprints_commit_is_idempotent(tmp_path):
     _finish(root, "both")  # the same file is read and merged again
     assert _check(root)[:2] == (ROWS, ROWS)
     assert json.loads((state / "fingerprints.json").read_text())
+
+
+def test_kill_during_staging_generation_then_retry(tmp_path, airflow_home):
+    """Killed after the staging files changed but before the manifest refresh finished: the retry
+    refreshes the manifest (the files are current, so only their age says the manifest is stale)."""
+    from tests.conftest import airflow_env
+
+    root = _project(tmp_path / "p")
+    env = airflow_env(airflow_home, root)
+    run([str(BIN / "airflow"), "dags", "test", "dango_ingest__orders"], env)
+    (root / "data" / "orders" / "orders_2.csv").write_text("order_id,amount,note,channel\n1,2.5,y,web\n")
+    _finish(root, "both")  # the raw table now has a channel column
+    target = root / "dbt" / "target"
+    staging = [str(BIN / "airflow"), "tasks", "test", "dango_ingest__orders", "generate_staging"]
+    proc = subprocess.Popen(staging, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    assert _wait_for(lambda: any(target.glob(".parse-*")) or proc.poll() is not None, timeout=300)
+    assert proc.poll() is None, "generate_staging ended before the manifest refresh could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)  # the task and its dbt parse subprocess
+    proc.wait(timeout=30)
+    model = root / "dbt" / "models" / "staging" / "orders" / "stg_orders__orders.sql"
+    assert "channel" in model.read_text()
+    stale = json.loads((target / "manifest.json").read_text())
+    assert "channel" not in next(n for k, n in stale["nodes"].items() if k.endswith(".stg_orders__orders"))["raw_code"]
+
+    run(staging, env)
+
+    manifest = json.loads((target / "manifest.json").read_text())
+    node = next(n for k, n in manifest["nodes"].items() if k.endswith(".stg_orders__orders"))
+    assert "channel" in node["raw_code"]
+    assert not list(target.glob(".parse-*")), "the killed parse's temp directory was not cleaned up"
+    assert _check(root)[:2] == (ROWS, ROWS)

@@ -165,7 +165,8 @@ def test_dlt_native_block_loads_as_dango_writes_it(project_dir, write_sources):
          "'feed()' is not a Python function name"),
         ("{source_module: feeds, source_function: feed, function_kwargs: {page-size: 10}}",
          "sources[0].dlt_native.function_kwargs", "'page-size' is not a keyword argument name"),
-        ("{source_module: feeds}", "sources[0].dlt_native.source_function", "required key 'source_function' is missing"),
+        ("{source_module: feeds}", "sources[0].dlt_native.source_function",
+         "required key 'source_function' is missing"),
         ("{source_module: feeds, source_function: feed, pipeline_name: feeds}", "sources[0].dlt_native.pipeline_name",
          "pipeline_name cannot be set here: it is always dango_<source name> (staging models, governance checks and "
          "load history read it there); remove pipeline_name"),
