@@ -184,15 +184,25 @@ def _allowed_keys(parent_loc: list, data: dict) -> list[str]:
     for part in parent_loc:
         if isinstance(part, int):
             continue
-        field = model_class.model_fields.get(str(part))
+        fields = {f.alias or name: f for name, f in model_class.model_fields.items()}
+        field = fields.get(str(part))
         if field is None:
             return []
-        annotation = field.annotation
-        members = [a for a in (annotation, *getattr(annotation, "__args__", ())) if isinstance(a, type)]
-        model_class = next((m for m in members if hasattr(m, "model_fields")), None)
+        model_class = _model_in(field.annotation)
         if model_class is None:
             return []
-    return sorted(model_class.model_fields)
+    return sorted(f.alias or name for name, f in model_class.model_fields.items())
+
+
+def _model_in(annotation) -> Any:
+    """The pydantic model inside an annotation such as ``X | None``, ``list[X | str]``, ``Annotated[X, ...]``."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _format_loc(loc: list) -> str:

@@ -172,6 +172,16 @@ class Source(StrictModel):
     mysql: SqlDatabaseOptions | None = None
     dlt_native: DltNativeOptions | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dango_generic_config(cls, data):
+        """Dango writes database blocks under ``generic_config``; read it as the type's own block."""
+        if (isinstance(data, dict) and data.get("type") in ("postgres", "mysql", "sql_database")
+                and "generic_config" in data and data["type"] not in data):
+            data = {**data, data["type"]: data["generic_config"]}
+            del data["generic_config"]
+        return data
+
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
@@ -227,7 +237,7 @@ class Source(StrictModel):
 _BLOCK_EXAMPLES = {
     "rest_api": "{base_url: https://api.example.com/v1, resources: [orders]}",
     "stripe": "{stripe_secret_key_env: STRIPE_API_KEY}",
-    "github": "{owner: my-org, repo: my-repo, access_token_env: GITHUB_TOKEN}",
+    "github": "{owner: my-org, name: my-repo, access_token_env: GITHUB_ACCESS_TOKEN}",
     "hubspot": "{api_key_env: HUBSPOT_TOKEN}",
     "sql_database": "{conn_id: my_postgres, schema: public}",
     "postgres": "{conn_id: my_postgres, schema: public}",

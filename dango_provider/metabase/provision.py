@@ -117,8 +117,9 @@ def ensure_database(client: MetabaseClient, copy: ServingCopy, database_file: st
 def wait_for_tables(client: MetabaseClient, database_id: int, copy: ServingCopy) -> list[dict]:
     """Poll the database's metadata (hidden tables included) until it lists every table of the copy.
 
-    A schema sync runs in the background in Metabase; its tables appear as it goes. Raises after
-    ``sync_timeout`` seconds naming the tables still missing.
+    A schema sync runs in the background in Metabase; its tables appear as it goes (the copy's views
+    come with the same pass; only tables are awaited). Seeing a table that only the new copy has also
+    shows Metabase reads the new file. Raises after ``sync_timeout`` seconds naming the tables missing.
     """
     settings = client.settings
     path = f"/api/database/{database_id}/metadata"

@@ -21,7 +21,7 @@ def is_internal(schema: str | None, table: str) -> bool:
 @dataclass(frozen=True)
 class ServingCopy:
     path: Path
-    tables: frozenset[tuple[str, str]]  # (schema, table or view)
+    tables: frozenset[tuple[str, str]]  # (schema, table) of its tables (views are not listed)
     identity: str  # changes with every publish: the rename makes a new file
 
     @property
@@ -37,7 +37,7 @@ class ServingCopy:
 
 
 def read_serving_copy(path: Path) -> ServingCopy:
-    """Tables and views of the serving copy (read-only; never the live warehouse) and its identity."""
+    """The tables of the serving copy (opened read-only; never the live warehouse) and its identity."""
     import duckdb
 
     stat = path.stat()
@@ -46,8 +46,6 @@ def read_serving_copy(path: Path) -> ServingCopy:
     try:
         rows = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND NOT internal AND NOT temporary "
-            "UNION SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() "
             "AND NOT internal AND NOT temporary"
         ).fetchall()
     finally:

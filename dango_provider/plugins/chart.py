@@ -23,11 +23,11 @@ def _number(value: int) -> str:
 
 
 def rows_per_run_svg(series: dict[str, list[tuple[str, int]]], *, max_runs: int = MAX_RUNS) -> str:
-    """An SVG document fragment for ``{source: [(load time, rows), ...]}`` (oldest first).
-
-    Sources without loads get a row saying so; only the last ``max_runs`` loads of a source are drawn.
+    """An SVG element for ``{source: [(load time, rows), ...]}`` (oldest first), one row per source in
+    the order given. Sources without loads get a row saying so; only the last ``max_runs`` loads of a
+    source are drawn.
     """
-    names = sorted(series)
+    names = list(series)
     slots = max([min(len(series[n]), max_runs) for n in names] + [1])
     width = LABEL_WIDTH + slots * BAR_SLOT + VALUE_WIDTH
     height = max(len(names), 1) * ROW_HEIGHT + 4

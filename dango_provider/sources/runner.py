@@ -212,9 +212,11 @@ def _relative(path: Path, root: Path) -> str:
 def _root_cause(exc: BaseException) -> BaseException:
     seen = exc
     while True:
-        if isinstance(seen, (SourceDataError, MissingCredentialsError)):
+        if isinstance(seen, (SourceDataError, MissingCredentialsError, IngestError)):
             return seen
-        nxt = seen.__cause__ or seen.__context__
+        # an implicit context is followed only when not suppressed (`raise ... from None` hides driver
+        # errors whose text may hold a connection URL with its password)
+        nxt = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
         if nxt is None or nxt is seen:
             return seen
         seen = nxt

@@ -62,8 +62,8 @@ def test_login_leads_to_the_overview_with_its_sources(browser, server, tmp_path)
     assert "dango_ingest__orders" in rows["orders"] and "0 6 * * *" in rows["orders"]
     assert "blocked by schema drift" in rows["customers"] and "1 PII column" in rows["customers"]
     assert "never" in rows["payments"] and "DANGO_TEST_STRIPE_KEY" in rows["payments"]
-    warehouse = browser.text(browser.find("#warehouse"))
-    assert "raw_orders" in warehouse and "raw_customers" in warehouse
+    schemas = [browser.attribute(t, "data-schema") for t in browser.find_all("#warehouse table.schema")]
+    assert schemas == ["dango_meta", "raw_customers", "raw_orders"]
     orders_count = browser.find("tr[data-table='raw_orders.orders'] td.num")
     assert browser.text(orders_count) == "4"
     # the chart is drawn: three bars with a real size on screen
@@ -78,10 +78,11 @@ def test_login_leads_to_the_overview_with_its_sources(browser, server, tmp_path)
 
 
 def test_the_dbt_docs_site_renders(browser, server, tmp_path):
-    browser.open(f"{server.url}/dango/docs/")
-    # dbt's docs app fetched manifest.json and catalog.json and lists the project's model
-    browser.wait(lambda: "order_totals" in browser.script("return document.body.innerText"), timeout=90,
-                 what="the dbt docs to list order_totals")
+    browser.open(f"{server.url}/dango/docs/#!/model/model.shop.order_totals")
+    # dbt's docs app fetched manifest.json and catalog.json and shows the project's model with its SQL
+    browser.wait(lambda: "raw_orders.orders" in browser.script("return document.body.innerText"), timeout=90,
+                 what="the dbt docs page of the model order_totals")
+    assert "order_totals" in browser.script("return document.body.innerText")
     shot = browser.screenshot(tmp_path / "dbt_docs.png")
     assert shot.read_bytes().startswith(PNG) and shot.stat().st_size > 20_000
     fetched = browser.script("return performance.getEntriesByType('resource').map(e => e.name)")

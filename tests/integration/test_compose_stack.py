@@ -164,6 +164,7 @@ def test_metabase_runs_the_pinned_versions_on_a_glibc_java_image_and_reads_the_s
     assert metabase["volumes"] == [f"{REPO / 'project' / 'data' / 'serving'}:{CONTAINER_HOME}/project/data/serving:ro"]
     assert metabase["environment"]["MB_DB_PASS"] == values["POSTGRES_PASSWORD"]
     assert metabase["environment"]["MB_ANON_TRACKING_ENABLED"] == "false"
+    assert metabase["environment"]["MB_CHECK_FOR_UPDATES"] == "false"
     assert "/api/health" in shell_of(metabase["healthcheck"])
     assert metabase["depends_on"]["airflow-init"] == {"condition": "service_completed_successfully"}
 
@@ -174,6 +175,10 @@ def test_secrets_come_only_from_the_env_file(tmp_path):
     assert referenced <= set(env_example_keys()), referenced - set(env_example_keys())
     for secret in generated_secrets():
         assert re.search(r"\$\{" + secret + r":\?set " + secret + r" in \.env\}", text), f"{secret} is not required"
+    example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
+                   if line and not line.startswith("#"))
+    assert all(example[key] in ("generate", "change-me", "change-me-1", "admin@example.com")
+               for key in generated_secrets()), "commit placeholders only in .env.example"
     incomplete = tmp_path / "incomplete.env"
     incomplete.write_text("".join(f"{k}={v}\n" for k, v in generated_secrets().items() if k != "AIRFLOW_JWT_SECRET"))
     refused = render(incomplete)
@@ -187,6 +192,7 @@ def test_the_airflow_image_installs_from_the_lock_at_build_time():
     assert "COPY pyproject.toml uv.lock README.md ./" in dockerfile
     assert dockerfile.count("uv sync --frozen") == 2 and "--no-editable" in dockerfile
     assert "ENTRYPOINT" not in dockerfile  # compose's commands are the full command lines
+    assert "SCARF_NO_ANALYTICS=true" in dockerfile and "DO_NOT_TRACK=true" in dockerfile
     ignored = (REPO / ".dockerignore").read_text().splitlines()
     assert {".env", ".venv", "project", "data"} <= set(ignored)
 

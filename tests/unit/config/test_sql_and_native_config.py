@@ -195,3 +195,17 @@ def test_every_error_of_a_file_is_reported(project_dir, write_sources):
         load_project(project_dir)
     assert [(e.line, e.field) for e in info.value.errors] == [
         (4, "sources[0].sql_database"), (7, "sources[1].dlt_native.source_module")]
+
+
+def test_dango_generic_config_block_is_read_as_the_postgres_block(tmp_path):
+    from dango_provider.config.loader import load_project
+
+    (tmp_path / "sources.yml").write_text(
+        "sources:\n"
+        "  - name: crm\n"
+        "    type: postgres\n"
+        "    generic_config: {credentials_env: POSTGRES_CREDENTIALS, schema: public, table_names: [accounts]}\n")
+
+    source = load_project(tmp_path).source("crm")
+
+    assert source.options.credentials_env == "POSTGRES_CREDENTIALS"

@@ -60,3 +60,8 @@ def test_text_is_escaped():
     ET.fromstring(svg)
     assert "<now>" not in svg and "&lt;now&gt;" in svg
     assert not re.search(r"<(script|image|use|foreignObject)\b", svg)
+
+
+def test_rows_keep_the_order_of_the_sources():
+    root = ET.fromstring(rows_per_run_svg({"orders": [("t", 1)], "customers": [("t", 1)], "api": []}))
+    assert [g.get("data-source") for g in root.iter(f"{SVG}g")] == ["orders", "customers", "api"]
