@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dango_provider.cli import drift, init, sources, status
+from dango_provider.cli import drift, init, metabase, sources, status
 from dango_provider.cli.common import error_dicts, print_json
 from dango_provider.exceptions import DangoConfigErrors, DangoError
 
@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sources.register(sub)
     status.register(sub)
     drift.register(sub)
+    metabase.register(sub)
     return parser
 
 

@@ -76,6 +76,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.operators.dbt_docs import DbtDocsOperator
+    from dango_provider.operators.metabase import MetabaseRefreshOperator
     from dango_provider.operators.publish import PublishSnapshotOperator
     from dango_provider.operators.readiness import SourcesReadyOperator
     from dango_provider.sensors.freshness import FreshnessSensor
@@ -107,6 +108,8 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
+        # no pool: Metabase reads the serving copy, never the warehouse
+        refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
         docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), pool=settings.pool)
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
@@ -118,7 +121,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready >> drift_gate
         ready >> freshness
         gates >> staging
-        staging >> rest >> publish >> docs
+        staging >> rest >> publish >> refresh_metabase >> docs
     return dag
 
 

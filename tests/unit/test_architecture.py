@@ -25,7 +25,7 @@ import pytest
 from tests.unit.helpers import PACKAGE, REPO
 
 FORBIDDEN_IN_PURE = ("airflow", "cosmos", "dlt")
-PURE_LAYERS = ("config", "core")
+PURE_LAYERS = ("config", "core", "metabase")
 
 # Exception classes defined outside exceptions.py on purpose. Neither reaches a user: each is raised and
 # caught inside the provider and turned into a DangoError or an Airflow skip.
