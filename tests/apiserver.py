@@ -2,7 +2,8 @@
 
 ``api_server(...)`` starts it on a free port with users from ``[core] simple_auth_manager_users`` and
 their passwords in a file (``simple_auth_manager_passwords_file``), waits until it answers, and stops
-the whole process group on exit (the server forks workers).
+the whole process group on exit (the server forks workers). ``make_served_project`` and
+``generate_served_docs`` build the project both plugin suites serve.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _load(project_dir: Path, name: str) -> None:
     source = project.source(name)
     warehouse = DuckDBHook(project.warehouse_path, lock_timeout=60)
     extracted = extract_source(project, source, warehouse)
-    load_source(project, source, warehouse, owner=f"test {name}", extracted=extracted.__dict__, run_id="manual__test")
+    load_source(project, source, warehouse, owner=f"test {name}", extracted=extracted.__dict__)
 
 
 def make_served_project(root: Path) -> Path:

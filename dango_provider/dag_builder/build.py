@@ -38,6 +38,21 @@ def _start(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
+def _ingest_schedule(value: str | None):
+    """A cron schedule with data intervals: each run covers [previous tick, this tick).
+
+    Airflow 3 turns a plain cron string into a trigger timetable whose runs have an empty interval
+    (start == end) unless ``[scheduler] create_cron_data_intervals`` is set. Incremental sources load
+    exactly their run's interval, so ingest DAGs always get interval timetables: scheduled runs and
+    ``airflow backfill create`` then cover the source's history without gaps or overlaps.
+    """
+    if value is None or value in ("@once", "@continuous"):
+        return value
+    from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(value, "UTC")
+
+
 def _default_args(project: Project) -> dict:
     return {"owner": "dango", "retries": project.config.defaults.retries, "retry_delay": timedelta(seconds=30)}
 
@@ -53,7 +68,7 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
     with DAG(
         dag_id=Naming.ingest_dag_id(source.name),
         description=source.description or f"Load source '{source.name}' ({source.type}) into {Naming.raw_schema(source.name)}",
-        schedule=source.schedule or defaults.schedule,
+        schedule=_ingest_schedule(source.schedule or defaults.schedule),
         start_date=_start(source.start_date or defaults.start_date),
         catchup=False,
         # one run at a time per source: runs share the source's dlt working directory

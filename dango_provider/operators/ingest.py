@@ -63,7 +63,7 @@ class DltExtractOperator(SourceOperator):
                             full_refresh=bool(conf.get("full_refresh")))
         try:
             result = extract_source(self.project, self.source, self.warehouse, full_refresh=interval.full_refresh,
-                                    interval=interval)
+                                    interval=interval, run_id=context["run_id"])
         except NothingToLoad as exc:
             raise AirflowSkipException(str(exc)) from exc
         return asdict(result)

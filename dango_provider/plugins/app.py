@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dango_provider.plugins.auth import http_error, require_user
 from dango_provider.plugins.external_views import URL_PREFIX, without_credentials
-from dango_provider.plugins.rendering import render
+from dango_provider.plugins.rendering import render, when
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,8 @@ def create_app() -> FastAPI:
         from dango_provider.settings import load_settings
 
         overview = build_overview(request, user)
-        chart = rows_per_run_svg({s["name"]: [(load["at"].strftime("%Y-%m-%d %H:%M UTC"), load["rows"])
-                                              for load in s["loads"]] for s in overview["sources"]})
+        chart = rows_per_run_svg({s["name"]: [(when(load["at"]), load["rows"]) for load in s["loads"]]
+                                  for s in overview["sources"]})
         root = _app_root(request)
         links = {"docs": f"{root}/docs/", "api": f"{root}/api/overview", "dags": f"{_airflow_root(request)}/dags",
                  "metabase": without_credentials(load_settings().metabase_url)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -48,13 +47,6 @@ def pipeline_for(project: Project, source: Source, destination=None):
         dataset_name=Naming.raw_schema(source.name),
         progress="log",
     )
-
-
-def discard_pending(pipeline) -> None:
-    """Drop load packages a failed or killed earlier attempt left behind (their files are read again)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # renamed in dlt 1.30; the replacement restores state we do not keep
-        pipeline.drop_pending_packages()
 
 
 def effective_write_disposition(project: Project, source: Source) -> str:

@@ -20,9 +20,19 @@ from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
+from dango_provider.sources.run_stash import (
+    RunStash,
+    discard_unclaimed,
+    normalized_packages,
+    pending_runs,
+    read_state,
+    restore_state,
+    source_lock,
+)
+from dango_provider.core.naming import Naming
 from dango_provider.sources.pipeline import (
     DUCKDB_TYPES,
-    discard_pending,
+    pipelines_dir,
     effective_write_disposition,
     file_resource,
     pipeline_for,
@@ -62,16 +72,41 @@ def fingerprints(project: Project, source: Source) -> FingerprintStore:
 
 
 def extract_source(project: Project, source: Source, warehouse, *, full_refresh: bool = False,
-                   interval: Interval | None = None) -> ExtractResult:
+                   interval: Interval | None = None, run_id: str | None = None) -> ExtractResult:
     """Extract and normalize one run's data; nothing is written to the warehouse.
 
     File sources read their new and changed files; other sources read ``interval`` (see ``Interval``).
+    What the extract produced is parked in the run's stash (see ``run_stash``) for ``load_source``
+    of the same ``run_id``; overlapping runs of the source (backfills) never mix their data.
     """
-    if not source.is_file_source:
-        interval = interval or Interval()
-        if full_refresh and not interval.full_refresh:
-            interval = Interval(interval.start, interval.end, full_refresh=True)
-        return _extract_dlt_source(project, source, warehouse, interval)
+    state_dir = source_state_dir(project, source)
+    with source_lock(state_dir, owner=f"extract of source '{source.name}', run {run_id or 'manual'}") as waited:
+        if waited > 1:
+            log.info("waited %.1fs for another run of source '%s' to finish its extract or load", waited, source.name)
+        # normalize needs the destination's capabilities; it does not connect to it
+        pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+        working_dir = Path(pipeline.working_dir)
+        discard_unclaimed(working_dir, state_dir)
+        existing = {p.name for p in normalized_packages(working_dir)}
+        state_before = read_state(working_dir)
+        try:
+            if source.is_file_source:
+                result = _extract_files(project, source, pipeline, full_refresh=full_refresh)
+            else:
+                interval = interval or Interval()
+                if full_refresh and not interval.full_refresh:
+                    interval = Interval(interval.start, interval.end, full_refresh=True)
+                result = _extract_dlt_source(project, source, pipeline, interval)
+        except BaseException:
+            discard_unclaimed(working_dir, state_dir)
+            restore_state(working_dir, state_before)
+            raise
+        RunStash(state_dir, run_id).park(working_dir, state_before, fingerprints(project, source).pending_path,
+                                         existing)
+    return result
+
+
+def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: bool) -> ExtractResult:
     store = fingerprints(project, source)
     if full_refresh:
         log.info("full_refresh requested: every file is read again")
@@ -96,15 +131,13 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
     log.info("source '%s': reading %d new or changed file(s) of %d (%s)", source.name, len(changed), len(current),
              disposition)
     started = time.monotonic()
-    # normalize needs the destination's capabilities; it does not connect to it
-    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
-    discard_pending(pipeline)
-    all_new = not any(_relative(p, project.root) in committed for p in changed)
+    # plain append only when no other run has these files pending (their loads would append twice)
+    all_new = (not any(_relative(p, project.root) in committed for p in changed)
+               and not pending_runs(source_state_dir(project, source)))
     try:
         pipeline.extract(file_resource(project, source, changed, all_new=all_new), loader_file_format="parquet")
         info = pipeline.normalize()
     except Exception as exc:
-        discard_pending(pipeline)
         cause = _root_cause(exc)
         if isinstance(cause, SourceDataError):
             raise SourceDataError(f"source '{source.name}': {cause}") from exc
@@ -121,7 +154,7 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
                          source_schema=source_schema)
 
 
-def _extract_dlt_source(project: Project, source: Source, warehouse, interval: Interval) -> ExtractResult:
+def _extract_dlt_source(project: Project, source: Source, pipeline, interval: Interval) -> ExtractResult:
     from dango_provider.sources.registry import build_source
 
     if interval.full_refresh:
@@ -132,15 +165,12 @@ def _extract_dlt_source(project: Project, source: Source, warehouse, interval: I
     else:
         log.info("source '%s': no data interval; continuing from the stored cursor", source.name)
     started = time.monotonic()
-    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
-    discard_pending(pipeline)
     try:
         dlt_source = build_source(project, source, interval)
         extra = {"write_disposition": "replace"} if interval.full_refresh else {}
         pipeline.extract(dlt_source, loader_file_format="parquet", **extra)
         info = pipeline.normalize()
     except Exception as exc:
-        discard_pending(pipeline)
         cause = _root_cause(exc)
         if isinstance(cause, MissingCredentialsError):
             raise cause from exc
@@ -151,7 +181,6 @@ def _extract_dlt_source(project: Project, source: Source, warehouse, interval: I
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows normalized", source.name, table, rows)
     if not any(row_counts.values()):
-        discard_pending(pipeline)
         raise NothingToLoad(f"source '{source.name}': the source returned no rows"
                             + (f" for [{interval.start}, {interval.end})" if interval.bounded else ""))
     schema = pipeline.default_schema
@@ -173,19 +202,36 @@ def _describe(exc: BaseException) -> str:
 def load_source(project: Project, source: Source, warehouse, *, owner: str, extracted: dict | None = None,
                 data_interval: tuple[datetime | None, datetime | None] = (None, None),
                 run_id: str | None = None) -> LoadResult:
+    """Load the packages that the extract of ``run_id`` parked, under the warehouse write lock; then
+    commit the run's cursor state and file fingerprints (a run that never loads moves neither)."""
     extracted = extracted or {}
-    pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
-    if not pipeline.list_normalized_load_packages():
-        raise IngestError(f"source '{source.name}': no normalized load package to load; run the extract again")
     row_counts = extracted.get("row_counts", {})
-    with warehouse.write_lock(owner) as waited:
+    state_dir = source_state_dir(project, source)
+    stash = RunStash(state_dir, run_id)
+    with warehouse.write_lock(owner) as waited, source_lock(state_dir, owner=owner):
         started_at = datetime.now(timezone.utc)  # the write window starts once the lock is held
         log.info("warehouse lock acquired after %.2fs", waited)
-        try:
-            load_info = pipeline.load()
-        except Exception as exc:
-            raise IngestError(f"source '{source.name}': load into the warehouse failed: {_root_cause(exc)}") from exc
-        load_ids = list(load_info.loads_ids)
+        working_dir = pipelines_dir(project) / Naming.pipeline_name(source.name)
+        load_ids = stash.unpark(working_dir)
+        already = [i for i in stash.loading() if (working_dir / "load" / "loaded" / i).exists()]
+        if not load_ids and already:
+            log.info("source '%s': packages %s were loaded by an earlier attempt of this run", source.name, already)
+            load_ids = already
+        elif not load_ids:
+            raise IngestError(
+                f"source '{source.name}': no extracted data of run '{run_id or 'manual'}' to load (another run "
+                "may have discarded it after this run's load was killed); clear the run's extract task to read "
+                "the data again")
+        else:
+            previous_state = stash.apply_state(working_dir)
+            pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+            try:
+                load_info = pipeline.load()
+            except Exception as exc:
+                restore_state(working_dir, previous_state)
+                stash.repark(working_dir, load_ids)
+                raise IngestError(f"source '{source.name}': load into the warehouse failed: {_root_cause(exc)}") from exc
+            load_ids = list(load_info.loads_ids)
         finished_at = datetime.now(timezone.utc)
         records = [
             LoadRecord(source=source.name, table_name=table, rows=rows, load_id=",".join(load_ids),
@@ -198,7 +244,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
             record_loads(connection, records)
         finally:
             connection.close()
-    fingerprints(project, source).commit_pending()
+        stash.commit(working_dir, fingerprints(project, source).committed_path)
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
     return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,

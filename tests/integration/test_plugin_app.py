@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from dango_provider.core.naming import Naming
 from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project
 from tests.conftest import BIN, airflow_env, run
 
@@ -130,8 +134,50 @@ def test_overview_page(server, viewer):
     assert "_dlt_loads" not in page
     # rows per run: orders loaded twice, customers once; drawn inline, nothing fetched
     assert page.count('<rect class="bar"') == 3
-    assert not re.search(r'<(script|link|img|iframe)\b', page)
+    assert not re.search(r'<(script|img|iframe|object|embed)\b', page)
+    assert re.findall(r'<link\b[^>]*>', page) == ['<link rel="icon" href="data:,">']
     assert_no_secret(page)
+
+
+# A load in progress: holds the live warehouse open read-write (DuckDB's own file lock) and the write lock.
+HOLDER = """\
+import fcntl, os, sys
+import duckdb
+con = duckdb.connect(sys.argv[1])
+fd = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("holding", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_the_page_never_waits_for_a_load(server, viewer, project):
+    warehouse = project / "data" / "warehouse.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(warehouse), str(Naming.lock_path(warehouse))],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        response = get(server, "/dango/api/overview", cookies=viewer)
+        assert response.status_code == 200
+        assert response.json()["serving_copy"]["error"] is None
+        assert time.monotonic() - started < 30
+    finally:
+        holder.communicate("", timeout=60)
+
+
+def test_without_a_serving_copy_the_page_says_so(server, viewer, project):
+    serving = project / "data" / "serving" / "warehouse.duckdb"
+    aside = serving.with_name("warehouse.duckdb.aside")
+    serving.rename(aside)
+    try:
+        response = get(server, "/dango/", headers=HTML, cookies=viewer)
+        assert response.status_code == 200
+        assert 'id="no-serving-copy"' in response.text and "No serving copy yet." in response.text
+        assert 'id="source-orders"' in response.text
+        assert 'data-table="raw_orders.orders"' not in response.text
+    finally:
+        aside.rename(serving)
 
 
 def test_overview_json(server):
