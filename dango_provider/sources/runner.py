@@ -219,9 +219,8 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
             load_ids = already
         elif not load_ids:
             raise IngestError(
-                f"source '{source.name}': no extracted data of run '{run_id or 'manual'}' to load (another run "
-                "may have discarded it after this run's load was killed); clear the run's extract task to read "
-                "the data again")
+                f"source '{source.name}': no extracted data of run '{run_id or 'manual'}' is waiting to be loaded "
+                "(its extract did not finish); clear the run's extract task to read the data again")
         else:
             previous_state = stash.apply_state(working_dir)
             pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())

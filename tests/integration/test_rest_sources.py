@@ -314,7 +314,7 @@ def test_connection_dropped_mid_page_fails_and_a_retry_loads_exactly_once(tmp_pa
                                  "was read (ChunkedEncodingError) after 2 attempt(s)")
     assert drop.times == 0
     loaded = load_project(root)
-    with pytest.raises(IngestError, match="no normalized load package"):
+    with pytest.raises(IngestError, match="no extracted data of run"):
         load_source(loaded, loaded.source("api"), DuckDBHook(loaded.warehouse_path), owner="test")
     assert tables(root) == set()
 
