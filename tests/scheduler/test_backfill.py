@@ -74,6 +74,8 @@ def test_backfill_loads_each_interval_once_and_reruns_are_idempotent(tmp_path):
             _backfill(deployment, "2024-03-01", "2024-03-03")
             wait_for(_all_backfill_runs_done(deployment, 3), 900, "three backfill runs to succeed", interval=3)
             first = _warehouse(project)
+            wait_for(lambda: deployment.query("select count(*) from backfill where completed_at is null") == [(0,)],
+                     300, "the scheduler to mark the backfill completed", interval=2)
 
             # an order of 2024-03-02 changes within that day; re-running that interval merges it
             con = connect(database)
@@ -81,7 +83,10 @@ def test_backfill_loads_each_interval_once_and_reruns_are_idempotent(tmp_path):
                 cur.execute("update orders set amount = 99, updated_at = '2024-03-02 23:00+00' where id = 4")
             con.close()
             _backfill(deployment, "2024-03-02", "2024-03-02", "--reprocess-behavior", "completed")
-            wait_for(_all_backfill_runs_done(deployment, 4), 600, "the re-run of 2024-03-02 to succeed", interval=3)
+            # the existing run of that interval is cleared and runs again under the second backfill
+            wait_for(lambda: deployment.query("select count(*) from backfill where completed_at is not null")
+                     == [(2,)], 600, "the second backfill to complete", interval=3)
+            wait_for(_all_backfill_runs_done(deployment, 3), 60, "every backfill run to have succeeded")
             intervals = [(str(r[0].date()), str(r[1].date())) for r in _backfill_runs(deployment)]
         finally:
             deployment.stop()
