@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
+
+from dango_provider.operators.project import SourceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-class SourceOperator(BaseOperator):
-    """Base of the operators that act on one source of a project."""
-
-    template_fields: Sequence[str] = ("project_dir", "source_name")
-
-    def __init__(self, *, project_dir: str, source_name: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.project_dir = project_dir
-        self.source_name = source_name
-
-    @cached_property
-    def project(self):
-        from dango_provider.config.loader import load_project
-
-        return load_project(self.project_dir)
-
-    @cached_property
-    def source(self):
-        return self.project.source(self.source_name)
-
-    @cached_property
-    def warehouse(self):
-        from dango_provider.hooks.warehouse import warehouse_for
-        from dango_provider.settings import load_settings
-
-        return warehouse_for(self.project, lock_timeout=load_settings().lock_timeout)
 
 class DltExtractOperator(SourceOperator):
     """Read the source's new data and normalize it into a dlt load package.
@@ -83,7 +56,7 @@ class DltLoadOperator(SourceOperator):
         ti = context["ti"]
         result = load_source(
             self.project, self.source, self.warehouse,
-            owner=f"{ti.dag_id}.{ti.task_id} run {context['run_id']}",
+            owner=self.lock_owner(context),
             extracted=ti.xcom_pull(task_ids="extract") or {},
             data_interval=(context.get("data_interval_start"), context.get("data_interval_end")),
             run_id=context["run_id"],

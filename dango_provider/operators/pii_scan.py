@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from dango_provider.operators.ingest import SourceOperator
+from dango_provider.operators.project import SourceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,7 +50,7 @@ class PIIScanOperator(SourceOperator):
         if not todo:
             self.log.info("PII scan: no new text column to scan")
             return {"findings": [], "policy": policy.policy}
-        owner = f"{ti.dag_id}.{ti.task_id} run {context['run_id']}"
+        owner = self.lock_owner(context)
         with self.warehouse.write_lock(owner):
             con = self.warehouse.connect()
             try:

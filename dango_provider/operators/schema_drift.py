@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dango_provider.operators.ingest import SourceOperator
+from dango_provider.operators.project import SourceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -30,7 +30,7 @@ class SchemaDriftCheckOperator(SourceOperator):
         ti = context["ti"]
         source_schema = (ti.xcom_pull(task_ids="extract") or {}).get("source_schema") or {}
         on_additive, on_breaking = effective_drift_policy(project.config.defaults, source)
-        with self.warehouse.write_lock(f"{ti.dag_id}.{ti.task_id} run {context['run_id']}"):
+        with self.warehouse.write_lock(self.lock_owner(context)):
             con = self.warehouse.connect()
             try:
                 outcome = check_drift(con, source.name, source_schema, on_additive=on_additive,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dango_provider.operators.ingest import SourceOperator
+from dango_provider.operators.project import SourceOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

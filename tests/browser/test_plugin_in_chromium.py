@@ -3,7 +3,6 @@ Dango overview, the dbt docs and the overview inside the Airflow UI, served by a
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest

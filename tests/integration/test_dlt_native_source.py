@@ -8,14 +8,13 @@ import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dango_provider.config.loader import load_project
 from dango_provider.exceptions import DangoConfigError, IngestError, MissingCredentialsError
-from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.interval import Interval
-from dango_provider.sources.runner import NothingToLoad, extract_source, load_source
+from dango_provider.sources.runner import NothingToLoad
+from tests import ingest
 
 UTC = timezone.utc
 TOKEN = "tok-5521-not-a-real-secret"
@@ -64,20 +63,10 @@ def make_project(root: Path, block: str, modules: dict[str, str] | None = None, 
 
 
 def sync(root: Path, interval: Interval | None = None, *, full_refresh: bool = False):
-    project = load_project(root)
-    source = project.source("feed")
-    warehouse = DuckDBHook(project.warehouse_path, lock_timeout=30)
-    extracted = extract_source(project, source, warehouse, interval=interval, full_refresh=full_refresh)
-    load_source(project, source, warehouse, owner="test", extracted=extracted.__dict__)
-    return extracted
+    return ingest.sync(root, "feed", interval, full_refresh=full_refresh)[0]
 
 
-def rows(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.sql(sql).fetchall()
-    finally:
-        con.close()
+rows = ingest.query
 
 
 FEED_BLOCK = "{source_module: shop_feed, source_function: shop_feed, " \

@@ -9,15 +9,14 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dango_provider.config.loader import load_project
 from dango_provider.exceptions import IngestError, MissingCredentialsError
-from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import pipeline_for
-from dango_provider.sources.runner import NothingToLoad, extract_source, load_source
+from dango_provider.sources.runner import NothingToLoad
+from tests import ingest
 from tests import pg
 
 UTC = timezone.utc
@@ -102,20 +101,10 @@ def make_project(root: Path, block: str, *, source_type: str = "sql_database", e
 
 
 def sync(root: Path, interval: Interval | None = None, *, full_refresh: bool = False):
-    project = load_project(root)
-    source = project.source("shop")
-    warehouse = DuckDBHook(project.warehouse_path, lock_timeout=30)
-    extracted = extract_source(project, source, warehouse, interval=interval, full_refresh=full_refresh)
-    load_source(project, source, warehouse, owner="test", extracted=extracted.__dict__)
-    return extracted
+    return ingest.sync(root, "shop", interval, full_refresh=full_refresh)[0]
 
 
-def rows(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.sql(sql).fetchall()
-    finally:
-        con.close()
+rows = ingest.query
 
 
 def counts(root: Path) -> dict[str, int]:

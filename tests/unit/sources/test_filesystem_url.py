@@ -8,15 +8,14 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import duckdb
 import fsspec
 import pytest
 
 from dango_provider.config.loader import load_project
 from dango_provider.exceptions import IngestError, SourceDataError
-from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.interval import Interval
-from dango_provider.sources.runner import NothingToLoad, extract_source, load_source
+from dango_provider.sources.runner import NothingToLoad
+from tests import ingest
 
 
 @pytest.fixture
@@ -49,20 +48,10 @@ def make_project(root: Path, block: str, extra: str = "") -> Path:
 
 
 def sync(root: Path, interval: Interval | None = None, full_refresh: bool = False):
-    project = load_project(root)
-    source = project.source("events")
-    warehouse = DuckDBHook(project.warehouse_path, lock_timeout=30)
-    extracted = extract_source(project, source, warehouse, interval=interval, full_refresh=full_refresh)
-    load_source(project, source, warehouse, owner="test", extracted=extracted.__dict__)
-    return extracted
+    return ingest.sync(root, "events", interval, full_refresh=full_refresh)[0]
 
 
-def rows(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.sql(sql).fetchall()
-    finally:
-        con.close()
+rows = ingest.query
 
 
 def test_only_new_files_are_read_on_the_next_run(tmp_path, bucket):
