@@ -100,6 +100,13 @@ class Deployment:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
 
+    def kill_group(self, component: str) -> None:
+        """SIGKILL the component with every process it started (for the scheduler: its LocalExecutor
+        workers, their task processes and the log server), as when its container dies."""
+        proc = self.procs.pop(component)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
     def trigger(self, dag_id: str) -> None:
         run([str(BIN / "airflow"), "dags", "trigger", dag_id], self.env)
 

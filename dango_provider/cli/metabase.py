@@ -36,7 +36,10 @@ def setup_command(project: str | None, conn_id: str) -> dict:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    report = setup_command(args.project, args.conn_id)
+    from dango_provider.cli.progress import progress
+
+    with progress():
+        report = setup_command(args.project, args.conn_id)
     if args.json:
         print_json(report)
         return 0

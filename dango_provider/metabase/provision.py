@@ -134,6 +134,8 @@ def wait_for_tables(client: MetabaseClient, database_id: int, copy: ServingCopy)
         if not missing:
             return tables
         remaining = deadline - time.monotonic()
+        log.info("Metabase schema sync: %d of %d tables of the serving copy listed", len(copy.tables) - len(missing),
+                 len(copy.tables))
         if remaining <= 0:
             shown = ", ".join(f"{schema}.{name}" for schema, name in missing[:10])
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""

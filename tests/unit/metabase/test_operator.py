@@ -124,3 +124,20 @@ def test_the_setup_command_without_a_connection_says_how_to_add_one(monkeypatch,
     monkeypatch.delenv("AIRFLOW_CONN_METABASE_DEFAULT", raising=False)
     with pytest.raises(DangoError, match=r"no Airflow connection 'metabase_default': add it with the Metabase URL"):
         run_cli("metabase", "setup", "--project", str(project))
+
+
+def test_the_setup_command_shows_progress_on_stderr_while_it_waits(monkeypatch, project, capsys):
+    from tests.servers.metabase import MetabaseProcess
+
+    starting = MetabaseProcess(unhealthy_calls=3)
+    try:
+        set_connection(monkeypatch, starting.url)
+        assert run_cli("metabase", "setup", "--project", str(project), "--json") == 0
+    finally:
+        starting.stop()
+    out = capsys.readouterr()
+    assert json.loads(out.out)["database"]["action"] == "created"  # stdout stays valid JSON
+    waits = [line for line in out.err.splitlines() if "Metabase is not ready (GET /api/health: 503" in line]
+    assert len(waits) == 3 and all(line.startswith("[") and "s] " in line for line in waits)
+    assert "tables of the serving copy listed" in out.err
+    assert PASSWORD not in out.err
