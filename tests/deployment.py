@@ -138,3 +138,16 @@ def built_transform_succeeded(deployment: Deployment) -> bool:
         "select 1 from dag_run r join task_instance t on t.dag_id = r.dag_id and t.run_id = r.run_id "
         "where r.dag_id = 'dango_transform' and r.state = 'success' "
         "and t.task_id = 'sources_ready' and t.state = 'success'"))
+
+
+def ingest_and_transform_done(deployment: Deployment, ingest_ids: list[str]):
+    """A ``wait_for`` predicate: every ingest DAG has a successful run, a transform built, nothing is
+    queued or running. Fails at once when any dango run failed."""
+    def done() -> bool:
+        states = deployment.query("select dag_id, state from dag_run where dag_id like 'dango_%'")
+        failed = [s for s in states if s[1] == "failed"]
+        assert not failed, f"failed runs: {failed}"
+        ingest_ok = sum(1 for d, s in states if d in ingest_ids and s == "success") == len(ingest_ids)
+        busy = any(s in ("queued", "running") for _, s in states)
+        return ingest_ok and built_transform_succeeded(deployment) and not busy
+    return done

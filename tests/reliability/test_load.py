@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import make_small_project
-from tests.deployment import Deployment, built_transform_succeeded, wait_for
+from tests.deployment import Deployment, ingest_and_transform_done, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.scheduler, pytest.mark.slow]
 
@@ -62,15 +62,8 @@ def test_ten_sources_and_transform_under_load(tmp_path, database):
         for dag_id in ingest_ids:
             deployment.trigger(dag_id)
 
-        def all_done():
-            states = deployment.query("select dag_id, state from dag_run where dag_id like 'dango_%'")
-            failed = [s for s in states if s[1] == "failed"]
-            assert not failed, f"failed runs: {failed}"
-            ingest_ok = sum(1 for d, s in states if d in ingest_ids and s == "success") == SOURCES
-            transform_ok = built_transform_succeeded(deployment)
-            return ingest_ok and transform_ok and not any(s in ("queued", "running") for _, s in states)
-
-        wait_for(all_done, 1200, "all ingest runs and the transform to succeed", interval=5)
+        wait_for(ingest_and_transform_done(deployment, ingest_ids), 1200,
+                 "all ingest runs and the transform to succeed", interval=5)
         assert reader.poll() is None, "the reader of the serving copy died"
         extract_windows = deployment.query(
             "select start_date, end_date from task_instance where task_id = 'extract' and state = 'success'")

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from tests.conftest import make_demo_project
-from tests.deployment import Deployment, built_transform_succeeded, wait_for
+from tests.deployment import Deployment, ingest_and_transform_done, wait_for
 from tests.integration.expected import KEYS, demo_expectations
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.slow]
@@ -32,16 +32,8 @@ def test_demo_under_a_real_scheduler(tmp_path):
         for dag_id in ingest_ids:
             deployment.trigger(dag_id)
 
-        def all_done():
-            states = deployment.query("select dag_id, state from dag_run where dag_id like 'dango_%'")
-            failed = [s for s in states if s[1] == "failed"]
-            assert not failed, f"failed runs: {failed}"
-            ingest_ok = sum(1 for d, s in states if d in ingest_ids and s == "success") == len(ingest_ids)
-            transform_ok = built_transform_succeeded(deployment)
-            busy = any(s in ("queued", "running") for _, s in states)
-            return ingest_ok and transform_ok and not busy
-
-        wait_for(all_done, 900, "every ingest run and the asset-triggered transform to succeed", interval=5)
+        wait_for(ingest_and_transform_done(deployment, ingest_ids), 900,
+                 "every ingest run and the asset-triggered transform to succeed", interval=5)
     finally:
         deployment.stop()
 
