@@ -21,17 +21,7 @@ from dango_provider.cli.common import (
     yes_no,
 )
 from dango_provider.core.duckdb_config import OFFLINE
-
-
-
-def _utc(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+from dango_provider.core.times import parse_utc
 
 
 def _from_epoch_us(value: int) -> datetime:
@@ -105,7 +95,7 @@ def collect_status(project) -> dict[str, Any]:
         state_dir = source_state_dir(project, source)
         changes = drift_blocked(state_dir)
         ready = ready_info(state_dir) or {}
-        state_at = _utc(ready.get("loaded_at")) or _utc(ready.get("ready_at"))
+        state_at = parse_utc(ready.get("loaded_at")) or parse_utc(ready.get("ready_at"))
         served = last_loads.get(source.name)
         if served and (state_at is None or state_at <= served["at"]):
             last_load = {**served, "from": "serving copy"}

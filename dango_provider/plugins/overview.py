@@ -15,6 +15,7 @@ from dango_provider.config.model import effective_freshness
 from dango_provider.core.governance_state import drift_blocked, ready_info
 from dango_provider.core.naming import Naming
 from dango_provider.core.snapshot import serving_path
+from dango_provider.core.times import parse_utc
 from dango_provider.plugins.serving_reader import ServingData, read_serving_copy
 
 #: DAG run states shown as they are; anything else a source can be in is named below
@@ -79,20 +80,10 @@ def freshness(loaded_at: datetime | None, warn: timedelta | None, error: timedel
             "warn_after": duration_text(warn), "error_after": duration_text(error)}
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _last_load(loads: list[dict], state: dict | None) -> dict | None:
     """The newest load: from the serving copy, or from the state file when a load came after it."""
     served = loads[-1] if loads else None
-    state_at = _parse_time((state or {}).get("loaded_at")) or _parse_time((state or {}).get("ready_at"))
+    state_at = parse_utc((state or {}).get("loaded_at")) or parse_utc((state or {}).get("ready_at"))
     if served and (state_at is None or state_at <= served["at"]):
         return {**served, "from": "serving copy"}
     if state_at:
