@@ -16,4 +16,4 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check uv==0.13.8
 python3 -m uv sync --frozen --inexact --extra test --quiet
 export SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true
-exec "$repo/.venv/bin/python" -m pytest -p no:cacheprovider "$@"
+exec "$repo/.venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@"
