@@ -263,6 +263,7 @@ class Defaults(StrictModel):
     lookback_days: Annotated[int, Field(ge=0)] = 0
     empty_sync_policy: Literal["fail", "allow"] = "fail"
     retries: Annotated[int, Field(ge=0, le=20)] = 2
+    retry_delay: str = Field(default="30s", description="Wait between a failed task and its retry.")
     schema_drift: SchemaDriftPolicy = Field(
         default_factory=lambda: SchemaDriftPolicy(on_additive="evolve", on_breaking="block"))
     pii: PIIPolicy = Field(default_factory=lambda: PIIPolicy(policy="report", sample_size=100,
@@ -273,6 +274,12 @@ class Defaults(StrictModel):
     @classmethod
     def _schedule(cls, value: str | None) -> str | None:
         return _check_schedule(value)
+
+    @field_validator("retry_delay")
+    @classmethod
+    def _retry_delay(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
 
 class Transform(StrictModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from airflow.sdk import DAG, Asset, AssetAny
 
@@ -54,7 +54,10 @@ def _ingest_schedule(value: str | None):
 
 
 def _default_args(project: Project) -> dict:
-    return {"owner": "dango", "retries": project.config.defaults.retries, "retry_delay": timedelta(seconds=30)}
+    from dango_provider.config.model import parse_duration
+
+    defaults = project.config.defaults
+    return {"owner": "dango", "retries": defaults.retries, "retry_delay": parse_duration(defaults.retry_delay)}
 
 
 def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:

@@ -101,3 +101,21 @@ def test_dango_init_creates_the_pool(airflow_home, tmp_path):
     assert "pool 'dango_init_pool_test' created" in out
     pools = run([str(BIN / "airflow"), "pools", "get", "dango_init_pool_test", "--output", "json"], env).stdout
     assert int(json.loads(pools[pools.index("["):])[0]["slots"]) == 1
+
+
+def test_defaults_retry_delay_and_interval_timetables_reach_the_ingest_dags(tmp_path):
+    from datetime import timedelta
+
+    from dango_provider.config.loader import load_project
+    from dango_provider.dag_builder.build import build_dags
+
+    (tmp_path / "sources.yml").write_text(
+        "defaults: {retries: 4, retry_delay: 2m, schedule: '@daily'}\n"
+        "sources:\n  - name: orders\n    type: csv\n    csv: {directory: data}\n")
+    (tmp_path / "data").mkdir()
+
+    dag = build_dags(load_project(tmp_path))["dango_ingest__orders"]
+
+    assert dag.default_args["retries"] == 4 and dag.default_args["retry_delay"] == timedelta(minutes=2)
+    # runs of a cron schedule cover [previous tick, this tick): what incremental sources load
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"

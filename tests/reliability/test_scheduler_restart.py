@@ -12,14 +12,14 @@ from tests.deployment import Deployment, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.scheduler, pytest.mark.slow]
 
-ROWS = 400_000
+ROWS = 300_000
 SOURCES = 2
 
 
 def _project(root):
     entries = "".join(f"  - name: s{i}\n    type: csv\n    primary_key: id\n    csv: {{directory: data/s{i}}}\n"
                       for i in range(SOURCES))
-    project = make_small_project(root, 'version: "1.0"\ndefaults: {retries: 3}\nsources:\n' + entries, {})
+    project = make_small_project(root, 'version: "1.0"\ndefaults: {retries: 3, retry_delay: 5s}\nsources:\n' + entries, {})
     con = duckdb.connect()
     for i in range(SOURCES):
         (project / "data" / f"s{i}").mkdir(parents=True)
@@ -33,8 +33,8 @@ def test_scheduler_killed_mid_run_and_restarted(tmp_path):
     project = _project(tmp_path / "project")
     deployment = Deployment(tmp_path, project, "postgres")
     deployment.env.update({
-        # a task whose process died stops heartbeating: detect it after 30 s instead of 5 min
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        # a task whose process died stops heartbeating: detect it after 20 s instead of 5 min
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
     })
