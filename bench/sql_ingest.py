@@ -67,11 +67,12 @@ def _baseline(database: str, target: Path) -> dict:
                 if not chunk:
                     break
                 names = names or [d[0] for d in cur.description]
-                batch = pa.table({n: list(col) for n, col in zip(names, zip(*chunk))})
+                duck.register("batch", pa.table({n: list(col) for n, col in zip(names, zip(*chunk))}))
                 if rows == 0:
                     duck.execute("create table orders as select * from batch")
                 else:
                     duck.execute("insert into orders select * from batch")
+                duck.unregister("batch")
                 rows += len(chunk)
     finally:
         pg.close()
