@@ -9,7 +9,6 @@ import traceback
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from dango_provider.config.loader import load_project
@@ -17,6 +16,7 @@ from dango_provider.exceptions import IngestError, MissingCredentialsError
 from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.runner import extract_source, load_source
+from tests import ingest
 from tests.servers.saas import SaasServer, iso
 
 TOKEN = "sk_test_51DangoSecretToken9f3a"
@@ -50,12 +50,7 @@ def project(root: Path, block: str, *, source_type: str, name: str = "api", extr
 
 
 def sync(root: Path, name: str = "api", *, interval: Interval | None = None, full_refresh: bool = False):
-    loaded = load_project(root)
-    source = loaded.source(name)
-    warehouse = DuckDBHook(loaded.warehouse_path, lock_timeout=30)
-    extracted = extract_source(loaded, source, warehouse, interval=interval, full_refresh=full_refresh)
-    result = load_source(loaded, source, warehouse, owner="test", extracted=extracted.__dict__)
-    return extracted, result
+    return ingest.sync(root, name, interval, full_refresh=full_refresh)
 
 
 def extract_error(root: Path, name: str = "api", interval: Interval | None = None) -> BaseException:
@@ -66,12 +61,7 @@ def extract_error(root: Path, name: str = "api", interval: Interval | None = Non
     return info.value
 
 
-def query(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.sql(sql).fetchall()
-    finally:
-        con.close()
+query = ingest.query
 
 
 def tables(root: Path, schema: str = "raw_api") -> set[str]:
