@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -26,6 +26,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from dango_provider.core.times import as_utc
 
 WriteDispositionName = Literal["append", "merge", "replace"]
 AuthKind = Literal["bearer", "api_key", "http_basic", "oauth2_client_credentials", "none"]
@@ -445,10 +447,3 @@ class HubspotOptions(_PresetOptions):
     @property
     def secret_env(self) -> str | None:
         return self.api_key_env or (None if self.conn_id else "HUBSPOT_API_KEY")
-
-
-def as_utc(value: date | datetime) -> datetime:
-    """A date (midnight) or datetime as an aware UTC datetime; naive values are taken as UTC."""
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

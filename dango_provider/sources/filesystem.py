@@ -20,12 +20,13 @@ file replaces the rows it loaded before; ``replace`` reads every file on every r
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import PurePosixPath
 from typing import Iterator
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import FilesystemOptions, Source
+from dango_provider.core.times import as_utc
 from dango_provider.exceptions import IngestError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
@@ -114,7 +115,11 @@ def filesystem_for(url: str):
 def read_file(options: FilesystemOptions, item) -> Iterator:
     """The rows of one listed file (dlt's readers), each with the file's URL in ``_dango_file``."""
     import pyarrow as pa
-    from dlt.sources.filesystem.readers import _read_csv_duckdb, _read_jsonl, _read_parquet
+    from dlt.sources.filesystem.readers import (
+        _read_csv_duckdb,
+        _read_jsonl,
+        _read_parquet,
+    )
 
     file_url = item["file_url"]
     fmt = files.file_format(options, PurePosixPath(item["file_name"]))
@@ -153,18 +158,10 @@ def read_file(options: FilesystemOptions, item) -> Iterator:
 def _incremental(project: Project, source: Source, interval: Interval):
     import dlt
 
-    start = _utc(source.start_date or project.config.defaults.start_date)
+    start = as_utc(source.start_date or project.config.defaults.start_date)
     end = None
     if interval.full_refresh:
         end = datetime.now(timezone.utc)  # a mock cursor: the stored one stays where it was
     elif interval.bounded:
-        start, end = _utc(interval.start), _utc(interval.end)
+        start, end = as_utc(interval.start), as_utc(interval.end)
     return dlt.sources.incremental(CURSOR, initial_value=start, end_value=end, allow_external_schedulers=False)
-
-
-def _utc(value: date | datetime) -> datetime:
-    if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.config.sql_database import SqlDatabaseOptions
+from dango_provider.core.times import as_utc
 from dango_provider.exceptions import IngestError, MissingCredentialsError
 from dango_provider.sources import credentials
 from dango_provider.sources.interval import Interval
@@ -267,7 +268,7 @@ def _incremental(project: Project, source: Source, interval: Interval, table, cu
         if interval.full_refresh:
             start, end = _start_of(project, source), datetime.now(timezone.utc)
         elif interval.bounded:
-            start, end = _utc(interval.start), _utc(interval.end)
+            start, end = as_utc(interval.start), as_utc(interval.end)
         else:
             start = _start_of(project, source)
         if kind == "date":
@@ -286,16 +287,7 @@ def _incremental(project: Project, source: Source, interval: Interval, table, cu
 
 
 def _start_of(project: Project, source: Source) -> datetime:
-    return _utc(source.start_date or project.config.defaults.start_date)
-
-
-def _utc(value: date | datetime) -> datetime:
-    """``value`` as an aware UTC ``datetime`` (a date is its midnight; a naive time is read as UTC)."""
-    if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+    return as_utc(source.start_date or project.config.defaults.start_date)
 
 
 def _where(url, options: SqlDatabaseOptions) -> str:
