@@ -1,6 +1,6 @@
 """Benchmark: CSV ingest throughput and peak memory, provider vs plain DuckDB.
 
-Run from the repository root:  python bench/ingest_csv.py [--rows N] [--what-if] [--profile] [--cold-imports]
+Run from the repository root:  python bench/ingest_csv.py [--rows N] [--repeat N] [--what-if] [--profile] [--cold-imports]
 
 * generates a deterministic CSV (default 2,000,000 rows x 8 columns: ints, doubles, dates, short
   strings) with DuckDB ``COPY ... TO`` in a temp dir;
@@ -10,7 +10,8 @@ Run from the repository root:  python bench/ingest_csv.py [--rows N] [--what-if]
   with ``merge`` on a primary key.
 
 Every path runs in its own child process (this script with ``--child``), after one untimed warm-up
-child (10,000 rows) that fills the byte-code cache. Peak RSS is the child's own VmHWM read at its end
+child (10,000 rows) that fills the byte-code cache. The paths run ``--repeat`` rounds (default 3),
+interleaved; each path's median round is reported. Peak RSS is the child's own VmHWM read at its end
 (not ru_maxrss, which on Linux inherits the parent's RSS across fork+exec; see _benchutil.py), cross-
 checked by the parent sampling the child's RSS every 50 ms. The child also reports its RSS right after
 its imports (interpreter + duckdb/pyarrow/dlt/dango_provider: the fixed cost). Prints figures and
@@ -38,7 +39,6 @@ import _benchutil as bu  # noqa: E402
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 400
 COLUMNS = 8
-# C is not a setting: the child monkeypatches runner.file_resource (bench only) to load new files as a plain append
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -75,6 +75,7 @@ def child_duckdb(csv_path: Path, workdir: Path) -> dict:
 
     rss_after_imports = bu.rss_mb_now()
     db = workdir / "baseline.duckdb"
+    db.unlink(missing_ok=True)  # from an earlier round
     started = time.perf_counter()
     con = duckdb.connect(str(db))
     con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{csv_path}')")
@@ -200,6 +201,7 @@ def run_split(kind: str, csv_path: Path, workdir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of all paths (medians are reported)")
     parser.add_argument("--what-if", action="store_true", help="also run append with extract and load in two processes")
     parser.add_argument("--profile", action="store_true", help="print a cProfile top list per provider path")
     parser.add_argument("--cold-imports", action="store_true", help="no byte-code cache (see _benchutil.py)")
@@ -241,15 +243,28 @@ def main() -> int:
         runs = [("duckdb", "duckdb", None), ("append", "append", None), ("merge", "merge", None)]
         if args.what_if:
             runs += [("append", "append 2 processes", "split")]
+        rounds: dict[str, list[dict]] = {label: [] for _, label, _ in runs}
+        for _ in range(args.repeat):  # rounds interleave the paths, so a slow spell of the machine hits all
+            for kind, label, env in runs:
+                if env == "split":
+                    result = run_split(kind, csv_path, tmp)
+                else:
+                    result = run_child(kind, csv_path, tmp, profile=args.profile and kind != "duckdb",
+                                       label=label.replace(" ", "_"), extra_env=env)
+                if result["rows"] != args.rows:
+                    print(f"WARNING: {label} left {result['rows']:,} rows, expected {args.rows:,}")
+                rounds[label].append(result)
+        # each path is represented by its median round (by total time); peak RSS is the highest of all rounds
         results = {}
-        for kind, label, env in runs:
-            if env == "split":
-                results[label] = run_split(kind, csv_path, tmp)
-            else:
-                results[label] = run_child(kind, csv_path, tmp, profile=args.profile and kind != "duckdb",
-                                           label=label.replace(" ", "_"), extra_env=env)
-            if results[label]["rows"] != args.rows:
-                print(f"WARNING: {label} left {results[label]['rows']:,} rows, expected {args.rows:,}")
+        for label, measured in rounds.items():
+            median = sorted(measured, key=lambda r: r["total_s"])[len(measured) // 2]
+            results[label] = dict(median, peak_rss_mb=max(r["peak_rss_mb"] for r in measured),
+                                  sampled_peak_rss_mb=max(r["sampled_peak_rss_mb"] for r in measured),
+                                  all_total_s=[r["total_s"] for r in measured])
+        if args.repeat > 1:
+            print(f"rounds: {args.repeat}; figures below are each path's median round, peak RSS the highest round")
+            for label, measured in rounds.items():
+                print(f"   {label:<22} total s per round: {', '.join(format(r['total_s'], '.2f') for r in measured)}")
 
         base = results["duckdb"]
         base_rps = base["rows"] / base["total_s"]

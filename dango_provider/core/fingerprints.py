@@ -36,10 +36,6 @@ class FingerprintStore:
     def discard_pending(self) -> None:
         self.pending_path.unlink(missing_ok=True)
 
-    def reset(self) -> None:
-        self.discard_pending()
-        self.committed_path.unlink(missing_ok=True)
-
 
 def _read(path: Path) -> dict[str, str]:
     try:

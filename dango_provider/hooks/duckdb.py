@@ -57,7 +57,8 @@ class DuckDBHook(Warehouse):
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         # a bounded buffer pool keeps large loads (and merges) from growing the task's memory unbounded
-        credentials = DuckDbCredentials(str(self.path), global_config={"memory_limit": MEMORY_LIMIT})
+        credentials = DuckDbCredentials(str(self.path), global_config={"memory_limit": MEMORY_LIMIT,
+                                                                   "preserve_insertion_order": False})
         return dlt.destinations.duckdb(credentials=credentials)
 
     def dbt_env(self) -> dict[str, str]:

@@ -1,7 +1,10 @@
 """File sources (Dango's ``csv`` and ``local_files``): every matching file goes to one raw table.
 
-Files are read by DuckDB into Arrow record batches and handed to dlt as Arrow, so dlt writes parquet
-and never builds Python dicts row by row. Each row carries ``_dango_file``, the file it came from.
+DuckDB reads the files and writes one parquet file (its multi-threaded CSV reader and parquet writer),
+which dlt imports into the load package as is: no row passes through Python, no Arrow table is held in
+memory. Columns are renamed to dlt's names and ``_dlt_load_id`` is written by the same query, so dlt's
+normalize step links the file instead of rewriting it. Each row carries ``_dango_file``, the file it
+came from.
 """
 
 from __future__ import annotations
@@ -10,15 +13,17 @@ import csv
 import glob
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
 from dango_provider.config.model import CsvOptions, FilesystemOptions, LocalFilesOptions, Source
 from dango_provider.core.duckdb_config import OFFLINE
-from dango_provider.core.naming import quote_literal
+from dango_provider.core.naming import quote_identifier, quote_literal
 from dango_provider.exceptions import SourceDataError
 
 FILE_COLUMN = "_dango_file"
-BATCH_ROWS = 256_000
+#: a bounded buffer pool; row order is not kept (a table has none), which lets DuckDB write in parallel
+_READER_CONFIG = {**OFFLINE, "memory_limit": "256MB", "threads": 2, "preserve_insertion_order": False}
+_ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
 _FORMATS_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                       ".parquet": "parquet", ".pq": "parquet"}
 
@@ -98,29 +103,74 @@ def read_sql(options: CsvOptions, files: list[Path], root: Path) -> str:
     return f"SELECT * REPLACE (replace({FILE_COLUMN}, {prefix}, '') AS {FILE_COLUMN}) FROM {reader}"
 
 
-def read_batches(options: CsvOptions, files: list[Path], root: Path) -> Iterator:
-    """Arrow record batches of all ``files``; raise SourceDataError naming file and line on bad data."""
+def copy_to_parquet(options: CsvOptions, files: list[Path], root: Path, out: Path, *, load_id: str,
+                    rename: Callable[[str], str], key: list[str] = ()) -> int:
+    """Write every row of ``files`` to the parquet file ``out``; return the number of rows.
+
+    Columns are renamed by ``rename`` (unless two would get the same name: dlt then reports the clash)
+    and ``_dlt_load_id`` is set to ``load_id``. Bad data (also a row without a value in a ``key``
+    column) raises SourceDataError naming file and line; ``out`` is then removed.
+    """
     import duckdb
 
     for path in files:
         if path.stat().st_size == 0:
             raise SourceDataError(f"{path}: the file is empty (0 bytes); remove it or give it a header and rows")
-    con = duckdb.connect(config={**OFFLINE, "memory_limit": "256MB", "threads": 2})
+    con = duckdb.connect(config=_READER_CONFIG)
     try:
+        query = read_sql(options, files, root)
         try:
-            reader = con.execute(read_sql(options, files, root)).fetch_record_batch(BATCH_ROWS)
-            files_with_rows: set[str] = set()
-            for batch in reader:
-                files_with_rows |= _distinct(batch)
-                yield batch
+            names = [row[0] for row in con.execute(f"DESCRIBE {query}").fetchall()]
+            renamed = [rename(name) for name in names]
+            if len(set(renamed)) < len(renamed):
+                renamed = names
+            missing = [k for k in key if rename(k) not in renamed]
+            if missing:
+                raise SourceDataError(f"primary key column(s) {', '.join(missing)} not found in "
+                                      f"{', '.join(str(f) for f in files)} (columns: {', '.join(names)})")
+            columns = ", ".join(f"{quote_identifier(a)} AS {quote_identifier(b)}" for a, b in zip(names, renamed))
+            con.execute(
+                f"COPY (SELECT {columns}, {quote_literal(load_id)} AS {quote_identifier(rename('_dlt_load_id'))} "
+                f"FROM ({query})) TO {quote_literal(str(out))} (FORMAT parquet)"
+            )
         except duckdb.Error as exc:
+            out.unlink(missing_ok=True)
             raise _diagnose(options, files, exc) from exc
-        for path in files:
-            label = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-            if label not in files_with_rows:
-                raise SourceDataError(f"{path}: the file has a header but no data rows")
+        file_column = quote_identifier(rename(FILE_COLUMN))
+        no_key = " OR ".join(f"{quote_identifier(rename(k))} IS NULL" for k in key) or "false"
+        counts = {file: (rows, without_key) for file, rows, without_key in con.execute(
+            f"SELECT {file_column}, count(*), count(*) FILTER (WHERE {no_key}) "
+            f"FROM read_parquet({quote_literal(str(out))}) GROUP BY ALL").fetchall()}
     finally:
         con.close()
+    for path in files:
+        label = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+        rows, without_key = counts.get(label, (0, 0))
+        problem = None
+        if not rows:
+            problem = f"{path}: the file has a header but no data rows"
+        elif without_key:
+            line = _first_line_without(path, options, key) if file_format(options, path) == "csv" else None
+            problem = (f"{path}{f':{line}' if line else ''}: {without_key} row(s) without a value in the primary key "
+                       f"({', '.join(key)}); nothing from this load was written")
+        if problem:
+            out.unlink(missing_ok=True)
+            raise SourceDataError(problem)
+    return sum(rows for rows, _ in counts.values())
+
+
+def keys_unique(path: Path, key: list[str]) -> bool:
+    """Whether no two rows of the parquet file ``path`` share a value of the ``key`` columns."""
+    import duckdb
+
+    columns = ", ".join(quote_identifier(k) for k in key)
+    con = duckdb.connect(config=_READER_CONFIG)
+    try:
+        rows, distinct = con.execute(
+            f"SELECT count(*), count(DISTINCT ({columns})) FROM read_parquet({quote_literal(str(path))})").fetchone()
+    finally:
+        con.close()
+    return rows == distinct
 
 
 def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, str]:
@@ -135,12 +185,6 @@ def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, st
     return {name: data_type for name, data_type, *_ in rows if name != FILE_COLUMN}
 
 
-def _distinct(batch) -> set[str]:
-    import pyarrow.compute as pc
-
-    return set(pc.unique(batch.column(FILE_COLUMN)).to_pylist())
-
-
 def _diagnose(options: CsvOptions, files: list[Path], exc: Exception) -> SourceDataError:
     """Find the file and line behind a DuckDB read error (run only when reading failed)."""
     for path in files:
@@ -153,8 +197,21 @@ def _diagnose(options: CsvOptions, files: list[Path], exc: Exception) -> SourceD
     return SourceDataError(f"cannot read {', '.join(str(f) for f in files)}: {first_line}")
 
 
+def _first_line_without(path: Path, options: CsvOptions, key: list[str]) -> int | None:
+    """The line of the first data row of a csv file with an empty ``key`` field (None: not found)."""
+    delimiter = options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
+    with path.open(newline="", encoding=_ENCODINGS[options.encoding]) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, [])
+        positions = [header.index(k) for k in key if k in header]
+        for row in reader:
+            if any(p >= len(row) or row[p] == "" for p in positions):
+                return reader.line_num
+    return None
+
+
 def _first_bad_line(path: Path, options: CsvOptions) -> str | None:
-    encoding = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}[options.encoding]
+    encoding = _ENCODINGS[options.encoding]
     delimiter = options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     try:
         with path.open(newline="", encoding=encoding) as handle:

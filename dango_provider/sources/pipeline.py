@@ -61,8 +61,9 @@ def effective_write_disposition(project: Project, source: Source) -> str:
     return "append"
 
 
-def file_resource(project: Project, source: Source, paths: list[Path], *, all_new: bool = False):
-    """A dlt resource over ``paths``: Arrow batches read by DuckDB, with write disposition hints.
+def file_resource(project: Project, source: Source, paths: list[Path], work_dir: Path, *, all_new: bool = False):
+    """A dlt resource over ``paths``: one parquet file written by DuckDB in ``work_dir`` and imported
+    into the load package (``work_dir`` should be on the pipeline's file system: dlt hard-links the file).
 
     ``all_new``: none of ``paths`` was loaded before, so an ``append`` source appends plainly instead
     of going through delete-insert on the file column.
@@ -71,7 +72,10 @@ def file_resource(project: Project, source: Source, paths: list[Path], *, all_ne
 
     disposition = effective_write_disposition(project, source)
     key = files.primary_key(source)
-    columns: dict = {files.FILE_COLUMN: {"data_type": "text", "nullable": False}}
+    # key columns stay nullable in dlt's schema: the parquet file DuckDB writes has nullable columns only,
+    # and a mismatch would make dlt rewrite the whole file; copy_to_parquet rejects rows without a key
+    columns: dict = {files.FILE_COLUMN: {"data_type": "text", "nullable": True}}
+    columns.update({k: {"nullable": True} for k in key})
     hints: dict = {}
     if disposition == "merge":
         hints = {"write_disposition": {"disposition": "merge", "strategy": "delete-insert"}, "primary_key": key}
@@ -87,7 +91,21 @@ def file_resource(project: Project, source: Source, paths: list[Path], *, all_ne
     else:
         hints = {"write_disposition": "replace"}
 
-    def batches() -> Iterator:
-        yield from files.read_batches(source.options, paths, project.root)
+    table = files.table_name(source)
 
-    return dlt.resource(batches, name=files.table_name(source), columns=columns, **hints)
+    def parquet_file() -> Iterator:
+        import pyarrow.parquet as pq
+
+        load_id = dlt.current.load_package_state()["load_id"]
+        naming = dlt.current.source_schema().naming
+        out = work_dir / f"{table}.{load_id}.parquet"
+        rows = files.copy_to_parquet(source.options, paths, project.root, out, load_id=load_id,
+                                     rename=naming.normalize_identifier, key=key)
+        if disposition == "merge":
+            # with unique keys dlt's merge can skip its deduplication (a window over every staged row)
+            unique = files.keys_unique(out, [naming.normalize_identifier(k) for k in key])
+            dlt.current.resource().apply_hints(additional_table_hints={"x-stage-data-deduplicated": unique})
+        # the file's own schema (no rows) gives dlt the column types
+        yield dlt.mark.with_file_import(str(out), "parquet", rows, hints=pq.read_schema(out).empty_table())
+
+    return dlt.resource(parquet_file, name=table, columns=columns, **hints)

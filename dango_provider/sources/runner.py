@@ -8,6 +8,8 @@ records load history and only then commits the file fingerprints.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,6 +42,9 @@ from dango_provider.sources.pipeline import (
 )
 
 log = logging.getLogger(__name__)
+
+#: the directory (under the source's state dir) where an extract writes the parquet file dlt imports
+_EXTRACT_DIR_PREFIX = "extract-"
 
 
 class NothingToLoad(Exception):
@@ -108,9 +113,6 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
 
 def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: bool) -> ExtractResult:
     store = fingerprints(project, source)
-    if full_refresh:
-        log.info("full_refresh requested: every file is read again")
-        store.reset()
     file_set = files.list_files(source, project.path(files.directory_of(source)))
     policy = source.empty_sync_policy or project.config.defaults.empty_sync_policy
     if not file_set.files:
@@ -123,7 +125,12 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     committed = store.committed()
     changed = [p for p in file_set.files if committed.get(_relative(p, project.root)) != current[_relative(p, project.root)]]
     disposition = effective_write_disposition(project, source)
-    if disposition == "replace" and (changed or set(committed) != set(current)):
+    if full_refresh:
+        # the committed fingerprints stay until the load commits: files loaded before are replaced by file
+        # (append), upserted (merge) or the table replaced, never appended twice
+        log.info("full_refresh requested: every file is read again")
+        changed = list(file_set.files)
+    elif disposition == "replace" and (changed or set(committed) != set(current)):
         changed = list(file_set.files)
     if not changed:
         raise NothingToLoad(f"source '{source.name}': {len(current)} file(s), none new or changed")
@@ -135,7 +142,12 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     all_new = (not any(_relative(p, project.root) in committed for p in changed)
                and not pending_runs(source_state_dir(project, source)))
     try:
-        pipeline.extract(file_resource(project, source, changed, all_new=all_new), loader_file_format="parquet")
+        state_dir = source_state_dir(project, source)
+        for leftover in state_dir.glob(f"{_EXTRACT_DIR_PREFIX}*"):  # from a killed extract
+            shutil.rmtree(leftover, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=_EXTRACT_DIR_PREFIX, dir=state_dir) as work_dir:
+            resource = file_resource(project, source, changed, Path(work_dir), all_new=all_new)
+            pipeline.extract(resource, loader_file_format="parquet")
         info = pipeline.normalize()
     except Exception as exc:
         cause = _root_cause(exc)

@@ -109,6 +109,50 @@ def test_full_refresh_with_replace_reloads_everything(tmp_path):
     assert rows(project, "select event, n from raw_events.events") == [("z", 9)]
 
 
+def test_merge_keeps_one_row_per_key_and_rejects_rows_without_a_key(tmp_path):
+    project = make_project(tmp_path)
+    orders = project / "data" / "orders"
+    # one load with a key in two files (the file that sorts last wins), then one with unique keys
+    (orders / "orders_2.csv").write_text("order_id,amount\n2,25.0\n")
+    sync(project, "orders")
+    (orders / "orders_3.csv").write_text("order_id,amount\n3,35.0\n4,40.0\n")
+    sync(project, "orders")
+    assert rows(project, "select order_id, amount from raw_orders.orders order by 1") == [
+        (1, 10.0), (2, 25.0), (3, 35.0), (4, 40.0)]
+
+    (orders / "orders_4.csv").write_text("order_id,amount\n5,50.0\n,60.0\n")
+    with pytest.raises(SourceDataError) as info:
+        sync(project, "orders")
+    assert str(info.value) == (f"source 'orders': {orders / 'orders_4.csv'}:3: 1 row(s) without a value in the "
+                               "primary key (order_id); nothing from this load was written")
+    assert rows(project, "select count(*) from raw_orders.orders") == [(4,)]
+
+    # duplicate keys again after a load with unique ones: deduplicated again
+    (orders / "orders_4.csv").write_text("order_id,amount\n4,41.0\n")
+    (orders / "orders_5.csv").write_text("order_id,amount\n4,42.0\n")
+    sync(project, "orders")
+    assert rows(project, "select order_id, amount from raw_orders.orders where order_id = 4") == [(4, 42.0)]
+
+
+def test_full_refresh_reads_every_file_again_without_duplicating_rows(tmp_path):
+    project = make_project(tmp_path)
+    for name in ("events", "orders"):
+        sync(project, name)
+        assert sync(project, name, full_refresh=True).row_counts
+    assert rows(project, "select event, n from raw_events.events order by event") == [("a", 1), ("b", 2)]
+    assert rows(project, "select order_id from raw_orders.orders order by 1") == [(1,), (2,), (3,)]
+
+    # a full refresh that fails keeps what was committed: the next plain sync has nothing to read
+    bad = project / "data" / "events" / "events_2.csv"
+    bad.write_text("event,n\nc,3,extra\n")
+    with pytest.raises(SourceDataError):
+        sync(project, "events", full_refresh=True)
+    bad.unlink()
+    with pytest.raises(NothingToLoad):
+        sync(project, "events")
+    assert rows(project, "select count(*) from raw_events.events") == [(2,)]
+
+
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path

@@ -83,18 +83,3 @@ def test_new_pending_replaces_old_pending(tmp_path):
 
     assert store.committed() == {"b.csv": "2:2"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fingerprints.json"]
-
-
-def test_reset_forgets_committed_and_pending(tmp_path):
-    store = FingerprintStore(tmp_path)
-    store.write_pending({"a.csv": "1:1"})
-    store.commit_pending()
-    store.write_pending({"b.csv": "2:2"})
-
-    store.reset()
-
-    assert store.committed() == {}
-    assert not store.pending_path.exists() and not store.committed_path.exists()
-    store.reset()  # resetting an empty store is fine
-    store.commit_pending()
-    assert store.committed() == {}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dango_provider.config.model import CsvOptions, LocalFilesOptions, Source
 from dango_provider.exceptions import DangoError, SourceDataError
-from dango_provider.sources.files import FILE_COLUMN, file_format, list_files, primary_key, read_batches, table_name
+from dango_provider.sources.files import FILE_COLUMN, copy_to_parquet, file_format, list_files, primary_key, table_name
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00\x1f\xf3\xffa"
 
@@ -30,21 +30,34 @@ def write(root: Path, name: str, content: str | bytes) -> Path:
 
 
 def rows(options: CsvOptions, files: list[Path], root: Path) -> list[dict]:
-    out = []
-    for batch in read_batches(options, files, root):
-        assert isinstance(batch, pa.RecordBatch)
-        out += batch.to_pylist()
-    return out
+    out = root / "out.parquet"
+    count = copy_to_parquet(options, files, root, out, load_id="123.4", rename=str)
+    table = pq.read_table(out)
+    assert table.num_rows == count
+    assert set(table.column("_dlt_load_id").to_pylist()) == {"123.4"}
+    return table.drop_columns(["_dlt_load_id"]).to_pylist()
 
 
 def read_error(options: CsvOptions, files: list[Path], root: Path) -> str:
     with pytest.raises(SourceDataError) as info:
         rows(options, files, root)
     assert isinstance(info.value, DangoError)
+    assert not (root / "out.parquet").exists(), "a failed read leaves no parquet file to import"
     return str(info.value)
 
 
 CSV = CsvOptions(directory="data")
+
+
+def test_columns_are_renamed_unless_two_names_clash(root):
+    path = write(root, "orders.csv", "Order ID,Total Amount\n1,9.5\n")
+    out = root / "out.parquet"
+    copy_to_parquet(CSV, [path], root, out, load_id="1", rename=lambda name: name.lower().replace(" ", "_"))
+    assert pq.read_schema(out).names == ["order_id", "total_amount", FILE_COLUMN, "_dlt_load_id"]
+
+    clash = write(root, "clash.csv", "Order ID,order_id\n1,2\n")
+    copy_to_parquet(CSV, [clash], root, out, load_id="1", rename=lambda name: name.lower().replace(" ", "_"))
+    assert pq.read_schema(out).names == ["Order ID", "order_id", FILE_COLUMN, "_dlt_load_id"]
 
 
 def test_good_files_give_rows_with_the_file_column(root):
