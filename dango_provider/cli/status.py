@@ -8,8 +8,7 @@ it) and never takes the warehouse write lock, so it neither waits for nor delays
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from dango_provider.cli.common import (
@@ -20,49 +19,7 @@ from dango_provider.cli.common import (
     project_path,
     yes_no,
 )
-from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.times import parse_utc
-
-
-def _from_epoch_us(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
-
-
-def read_serving_copy(path: Path) -> tuple[dict[str, dict], list[dict]]:
-    """({source: {at, rows}} of each source's last load, [{schema, table, rows}]) from the serving copy."""
-    import duckdb
-
-    from dango_provider.core.load_history import TABLE
-    from dango_provider.core.naming import Naming, quote_identifier
-
-    con = duckdb.connect(str(path), read_only=True, config=OFFLINE)
-    try:
-        last_loads: dict[str, dict] = {}
-        has_history = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = 'load_history'", [Naming.meta_schema]).fetchone()[0]
-        if has_history:
-            # one row per table per load; the tables of one load share its finished_at
-            rows = con.execute(f"""
-                SELECT h.source, epoch_us(h.finished_at), sum(h.rows)
-                FROM {TABLE} h
-                JOIN (SELECT source, max(finished_at) AS finished_at FROM {TABLE} GROUP BY source) last
-                  USING (source, finished_at)
-                GROUP BY h.source, h.finished_at
-            """).fetchall()
-            last_loads = {source: {"at": _from_epoch_us(at), "rows": int(total)} for source, at, total in rows}
-        tables = []
-        for schema, table in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND NOT internal AND NOT temporary AND table_name NOT LIKE '\\_dlt\\_%' ESCAPE '\\' "
-            "ORDER BY schema_name, table_name"
-        ).fetchall():
-            name = f"{quote_identifier(schema)}.{quote_identifier(table)}"
-            tables.append({"schema": schema, "table": table,
-                           "rows": int(con.execute(f"SELECT count(*) FROM {name}").fetchone()[0])})
-        return last_loads, tables
-    finally:
-        con.close()
 
 
 def _state(changes: list[dict] | None, last_load: dict | None) -> str:
@@ -73,22 +30,16 @@ def _state(changes: list[dict] | None, last_load: dict | None) -> str:
 
 def collect_status(project) -> dict[str, Any]:
     from dango_provider.core.governance_state import drift_blocked, ready_info
+    from dango_provider.core.serving_reader import read_serving_copy
     from dango_provider.core.snapshot import serving_path
     from dango_provider.sources.pipeline import source_state_dir
 
-    serving = serving_path(project.warehouse_path)
-    serving_info: dict[str, Any] = {"path": str(serving), "exists": serving.is_file(), "published_at": None,
-                                    "error": None}
-    last_loads: dict[str, dict] = {}
-    tables: list[dict] = []
-    if serving_info["exists"]:
-        import duckdb
-
-        serving_info["published_at"] = datetime.fromtimestamp(serving.stat().st_mtime, tz=timezone.utc)
-        try:
-            last_loads, tables = read_serving_copy(serving)
-        except duckdb.Error as exc:
-            serving_info["error"] = f"{type(exc).__name__}: {exc}"
+    serving = read_serving_copy(serving_path(project.warehouse_path), max_loads=1)
+    serving_info: dict[str, Any] = {"path": str(serving.path), "exists": serving.exists,
+                                    "published_at": serving.published_at, "error": serving.error}
+    last_loads = {source: {"at": loads[-1]["at"], "rows": loads[-1]["rows"]} for source, loads in serving.loads.items()}
+    tables = [{"schema": r["schema"], "table": r["table"], "rows": r["rows"]}
+              for r in serving.relations if r["kind"] == "table"]
 
     sources = []
     for source in project.config.sources:

@@ -16,7 +16,7 @@ from dango_provider.core.governance_state import drift_blocked, ready_info
 from dango_provider.core.naming import Naming
 from dango_provider.core.snapshot import serving_path
 from dango_provider.core.times import parse_utc
-from dango_provider.plugins.serving_reader import ServingData, read_serving_copy
+from dango_provider.core.serving_reader import ServingData, read_serving_copy
 
 #: DAG run states shown as they are; anything else a source can be in is named below
 BLOCKED = "blocked by schema drift"

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 
 from dango_provider.core.load_history import LoadRecord, record_loads
-from dango_provider.plugins.serving_reader import read_serving_copy
+from dango_provider.core.serving_reader import read_serving_copy
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
 READER = "import sys, duckdb; c = duckdb.connect(sys.argv[1], read_only=True); print('reading', flush=True); sys.stdin.read()"

@@ -1,4 +1,5 @@
-"""Read the read-only serving copy (``data/serving/warehouse.duckdb``) for the overview page.
+"""Read the read-only serving copy (``data/serving/warehouse.duckdb``) for the UI overview and
+``dango status``.
 
 Opened read-only with extension loading off; the live warehouse is never opened, so a page view never
 waits for a load nor makes one fail. Times are read as epoch microseconds and turned into UTC datetimes
