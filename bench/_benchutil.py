@@ -125,6 +125,25 @@ def sources_file(sources: list[str]) -> str:
     )
 
 
+def timed_sync(root: Path, source_name: str) -> dict:
+    """Extract and load one source of the project at ``root``: rows loaded and seconds (total, extract
+    including normalize, load). The timer starts before ``load_project``."""
+    from dango_provider.config.loader import load_project
+    from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.sources.runner import extract_source, load_source
+
+    started = time.perf_counter()
+    project = load_project(root)
+    source = project.source(source_name)
+    warehouse = warehouse_for(project, lock_timeout=60)
+    extracted = extract_source(project, source, warehouse)
+    middle = time.perf_counter()
+    loaded = load_source(project, source, warehouse, owner="bench", extracted=extracted.__dict__)
+    ended = time.perf_counter()
+    return {"rows": sum(loaded.row_counts.values()), "seconds": ended - started, "extract": middle - started,
+            "load": ended - middle}
+
+
 def peak_rss_mb_self() -> float:
     """Peak RSS of this process image (VmHWM), in MiB.
 

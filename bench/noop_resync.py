@@ -151,7 +151,7 @@ def airflow_figures(project: Path, tmp: Path) -> None:
                 f"  airflow tasks test dango_ingest__{REF_SOURCE} extract")
     _tasks_test(airflow, dict(env, PROVIDERS__ENABLE_AIRFLOW_SECRETS="false"), f"dango_ingest__{REF_SOURCE}",
                 tmp / "airflow_extract_whatif.log",
-                f"  same, what-if PROVIDERS__ENABLE_AIRFLOW_SECRETS=false (dlt's Airflow Variable lookups off)")
+                "  same, what-if PROVIDERS__ENABLE_AIRFLOW_SECRETS=false (dlt's Airflow Variable lookups off)")
 
 
 # --------------------------------------------------------------------------------------------- main

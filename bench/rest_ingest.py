@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._benchutil import code_version, import_mode, reexec_isolated, versions  # noqa: E402
+from bench._benchutil import code_version, import_mode, reexec_isolated, timed_sync, versions  # noqa: E402
 
 TOKEN = "bench_token_0123456789"
 
@@ -47,19 +47,8 @@ def _provider(url: str, page_size: int, root: Path) -> tuple[int, float, float, 
         f"    rest_api: {{base_url: '{url}/api', auth_type: bearer, auth_token_env: BENCH_API_TOKEN, "
         f"endpoints: [{{path: orders, name: orders, data_selector: data, params: {{page_size: {page_size}}}, "
         "paginator: {type: json_link, next_url_path: next}}]}\n")
-    from dango_provider.config.loader import load_project
-    from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.sources.runner import extract_source, load_source
-
-    started = time.perf_counter()
-    project = load_project(root)
-    source = project.source("api")
-    warehouse = warehouse_for(project, lock_timeout=60)
-    extracted = extract_source(project, source, warehouse)
-    middle = time.perf_counter()
-    loaded = load_source(project, source, warehouse, owner="bench", extracted=extracted.__dict__)
-    ended = time.perf_counter()
-    return sum(loaded.row_counts.values()), ended - started, middle - started, ended - middle
+    result = timed_sync(root, "api")
+    return result["rows"], result["seconds"], result["extract"], result["load"]
 
 
 def main() -> int:

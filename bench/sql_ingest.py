@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._benchutil import code_version, import_mode, peak_rss_mb_self, reexec_isolated, versions  # noqa: E402
+from bench._benchutil import code_version, import_mode, peak_rss_mb_self, reexec_isolated, timed_sync, versions  # noqa: E402
 
 BATCH = 50_000
 
@@ -92,20 +92,7 @@ def _provider(database: str, root: Path) -> dict:
     # below should not time Airflow's import
     from airflow.sdk import BaseHook  # noqa: F401
 
-    from dango_provider.config.loader import load_project
-    from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.sources.runner import extract_source, load_source
-
-    started = time.perf_counter()
-    project = load_project(root)
-    source = project.source("shop")
-    warehouse = warehouse_for(project, lock_timeout=60)
-    extracted = extract_source(project, source, warehouse)
-    middle = time.perf_counter()
-    loaded = load_source(project, source, warehouse, owner="bench", extracted=extracted.__dict__)
-    ended = time.perf_counter()
-    return {"rows": sum(loaded.row_counts.values()), "seconds": ended - started, "extract": middle - started,
-            "load": ended - middle}
+    return timed_sync(root, "shop")
 
 
 def _child(mode: str, database: str, path: str) -> int:
