@@ -216,6 +216,16 @@ class Source(StrictModel):
         others = [t for t in present if t != self.type]
         if others:
             raise ValueError(f"source '{self.name}' is of type '{self.type}' but also has a '{others[0]}:' block")
+        if self.lookback_days and self.is_file_source:
+            raise ValueError(
+                f"source '{self.name}': lookback_days applies to sources read by a cursor (APIs, databases, "
+                f"fsspec URLs); a {self.type} source reads new and changed files instead: remove lookback_days"
+            )
+        if self.lookback_days and self.write_disposition == "append":
+            raise ValueError(
+                f"source '{self.name}': lookback_days reads the days before each interval again, which "
+                "write_disposition append would load twice; use merge (with a primary key) or remove lookback_days"
+            )
         if (self.type in FILE_TYPES and self.write_disposition == "merge"
                 and not (self.primary_key or self.options.primary_key)):
             raise ValueError(
@@ -318,6 +328,20 @@ class SourcesFile(StrictModel):
             if source.name in seen:
                 raise DuplicateSourceName(source.name, seen[source.name], index)
             seen[source.name] = index
+        return self
+
+    @model_validator(mode="after")
+    def _default_lookback(self) -> SourcesFile:
+        if not self.defaults.lookback_days:
+            return self
+        for source in self.sources:
+            if (source.lookback_days is None and not source.is_file_source
+                    and (source.write_disposition or self.defaults.write_disposition) == "append"):
+                raise ValueError(
+                    f"defaults.lookback_days ({self.defaults.lookback_days}) would make source '{source.name}' "
+                    "(write_disposition append) load the days before each interval twice; "
+                    f"set lookback_days: 0 on source '{source.name}' or use merge"
+                )
         return self
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,10 @@ class Interval:
     @property
     def bounded(self) -> bool:
         return self.start is not None and self.end is not None and self.start < self.end
+
+    def looking_back(self, days: int) -> Interval:
+        """This interval with its start ``days`` earlier (``lookback_days``: late-arriving changes of the
+        days before are read again and merged on the keys). Unbounded and full-refresh runs are unchanged."""
+        if not days or not self.bounded or self.full_refresh:
+            return self
+        return replace(self, start=self.start - timedelta(days=days))

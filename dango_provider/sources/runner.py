@@ -101,6 +101,12 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
                 interval = interval or Interval()
                 if full_refresh and not interval.full_refresh:
                     interval = Interval(interval.start, interval.end, full_refresh=True)
+                lookback = source.lookback_days
+                lookback = project.config.defaults.lookback_days if lookback is None else lookback
+                if lookback and interval.bounded and not interval.full_refresh:
+                    log.info("source '%s': lookback_days %d: the %d days before the data interval are read again",
+                             source.name, lookback, lookback)
+                interval = interval.looking_back(lookback)
                 result = _extract_dlt_source(project, source, pipeline, interval)
         except BaseException:
             discard_unclaimed(working_dir, state_dir)

@@ -185,6 +185,16 @@ def test_bounded_intervals_load_exactly_their_rows_and_rerun_idempotently(tmp_pa
         sync(root, Interval(DAY4, DAY4 + timedelta(days=1)))
 
 
+def test_lookback_days_reads_the_days_before_the_interval_again(tmp_path, shop, connection_id):
+    _, schema, _ = shop
+    root = make_project(tmp_path, f"{{conn_id: {connection_id}, schema: {schema}, incremental: updated_at}}",
+                        extra="    lookback_days: 1\n")
+    assert sync(root, Interval(DAY1, DAY2)).row_counts == DAY1_ROWS
+    # day 2's run reads day 1 again (late changes) and merges it: every row once
+    assert sync(root, Interval(DAY2, DAY3)).row_counts == ALL_ROWS
+    assert counts(root) == ALL_ROWS
+
+
 def test_unbounded_runs_continue_from_the_stored_cursor(tmp_path, shop, connection_id):
     _, schema, admin = shop
     with admin.cursor() as cur:  # before the start date (2024-03-01): never read incrementally

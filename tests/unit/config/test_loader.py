@@ -523,3 +523,36 @@ def test_duplicate_yaml_key_is_an_error(write_sources, project_dir):
 
     assert (error.file, error.line) == (str(sources_file), 5)
     assert "duplicate key 'sources'" in error.message
+
+
+def test_lookback_days_on_a_file_source_is_an_error(write_sources, project_dir):
+    sources_file = write_sources(one_csv_source("lookback_days: 3"))
+
+    assert_error(load_error(project_dir), file=sources_file, line=2, field="sources[0]",
+                 message="source 'orders': lookback_days applies to sources read by a cursor (APIs, databases, "
+                 "fsspec URLs); a csv source reads new and changed files instead: remove lookback_days")
+
+
+API = "  - name: api\n    type: rest_api\n{extra}    rest_api: {{base_url: 'http://127.0.0.1:1/api', endpoints: [orders]}}\n"
+
+
+def test_lookback_days_with_append_is_an_error(write_sources, project_dir):
+    sources_file = write_sources("sources:\n" + API.format(extra="    lookback_days: 2\n    write_disposition: append\n"))
+
+    assert_error(load_error(project_dir), file=sources_file, line=2, field="sources[0]",
+                 message="source 'api': lookback_days reads the days before each interval again, which "
+                 "write_disposition append would load twice; use merge (with a primary key) or remove lookback_days")
+
+
+def test_default_lookback_days_with_an_append_source_is_an_error(write_sources, project_dir):
+    sources_file = write_sources("defaults: {lookback_days: 2}\nsources:\n"
+                                 + API.format(extra="    write_disposition: append\n"))
+
+    error = load_error(project_dir)
+    assert (error.file, error.message) == (
+        str(sources_file), "defaults.lookback_days (2) would make source 'api' (write_disposition append) load the "
+        "days before each interval twice; set lookback_days: 0 on source 'api' or use merge")
+    # the default applies to merge sources and file sources without complaint
+    write_sources("defaults: {lookback_days: 2}\nsources:\n" + API.format(extra="")
+                  + "  - name: orders\n    type: csv\n    csv: {directory: data/orders}\n")
+    assert [s.name for s in load_project(project_dir).config.sources] == ["api", "orders"]

@@ -408,3 +408,13 @@ endpoints:
     assert orders.compute_table_schema()["columns"]["id"]["primary_key"] is True
     assert refunds.write_disposition == "append"
     assert refunds.compute_table_schema()["columns"]["refund_id"]["primary_key"] is True
+
+
+def test_lookback_moves_only_the_start_of_a_bounded_interval():
+    from dango_provider.sources.interval import Interval
+
+    start, end = datetime(2024, 3, 2, tzinfo=timezone.utc), datetime(2024, 3, 3, tzinfo=timezone.utc)
+    assert Interval(start, end).looking_back(2) == Interval(start - timedelta(days=2), end)
+    assert Interval(start, end).looking_back(0) == Interval(start, end)
+    assert Interval().looking_back(2) == Interval()  # a manual run continues from the stored cursor
+    assert Interval(start, end, full_refresh=True).looking_back(2) == Interval(start, end, full_refresh=True)
