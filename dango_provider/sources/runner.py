@@ -31,7 +31,7 @@ from dango_provider.sources.run_stash import (
     restore_state,
     source_lock,
 )
-from dango_provider.core.naming import Naming
+from dango_provider.core.naming import Naming, quote_identifier
 from dango_provider.sources.pipeline import (
     DUCKDB_TYPES,
     pipelines_dir,
@@ -59,6 +59,8 @@ class ExtractResult:
     seconds: float
     #: table -> column -> DuckDB type of the data read in this run (dlt-normalized names)
     source_schema: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the files are appended as they are (none of them was loaded before, as far as the state knows)
+    plain_append: bool = False
 
 
 @dataclass
@@ -144,8 +146,9 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     log.info("source '%s': reading %d new or changed file(s) of %d (%s)", source.name, len(changed), len(current),
              disposition)
     started = time.monotonic()
-    # plain append only when no other run has these files pending (their loads would append twice)
-    all_new = (not any(_relative(p, project.root) in committed for p in changed)
+    # plain append only when no other run has these files pending (their loads would append twice);
+    # a full refresh replaces each file's rows instead
+    all_new = (not full_refresh and not any(_relative(p, project.root) in committed for p in changed)
                and not pending_runs(source_state_dir(project, source)))
     try:
         state_dir = source_state_dir(project, source)
@@ -169,7 +172,7 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     source_schema = {files.table_name(source): {naming.normalize_identifier(c): t for c, t in described.items()}}
     return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
                          row_counts=row_counts, seconds=round(time.monotonic() - started, 3),
-                         source_schema=source_schema)
+                         source_schema=source_schema, plain_append=all_new and disposition == "append")
 
 
 def _extract_dlt_source(project: Project, source: Source, pipeline, interval: Interval) -> ExtractResult:
@@ -240,6 +243,12 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                 f"source '{source.name}': no extracted data of run '{run_id or 'manual'}' is waiting to be loaded "
                 "(its extract did not finish); clear the run's extract task to read the data again")
         else:
+            if extracted.get("plain_append"):
+                try:
+                    _refuse_appending_twice(warehouse, source, row_counts, extracted.get("files", []), load_ids)
+                except IngestError:
+                    stash.repark(working_dir, load_ids)
+                    raise
             previous_state = stash.apply_state(working_dir)
             pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
             try:
@@ -266,6 +275,34 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
         log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
     return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,
                       started_at=started_at.isoformat(), finished_at=finished_at.isoformat(), lock_wait_seconds=waited)
+
+
+def _refuse_appending_twice(warehouse, source: Source, tables: dict[str, int], appended: list[str],
+                            load_ids: list[str]) -> None:
+    """Fail when a raw table already holds rows of files that are about to be appended (rows that an
+    earlier attempt of these same packages wrote do not count): the provider's state (``.dango/state``)
+    no longer matches the warehouse, and appending would duplicate them."""
+    schema = Naming.raw_schema(source.name)
+    connection = warehouse.connect()
+    try:
+        for table in tables:
+            exists = connection.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, table]
+            ).fetchone()[0]
+            if not exists:
+                continue
+            found = [row[0] for row in connection.execute(
+                f"SELECT DISTINCT {quote_identifier(files.FILE_COLUMN)} FROM {quote_identifier(schema)}."
+                f"{quote_identifier(table)} WHERE {quote_identifier(files.FILE_COLUMN)} IN (SELECT unnest(?)) "
+                "AND _dlt_load_id NOT IN (SELECT unnest(?))", [appended, load_ids]).fetchall()]
+            if found:
+                raise IngestError(
+                    f"source '{source.name}': {schema}.{table} already holds rows of {', '.join(sorted(found))}, "
+                    "which the provider's state (.dango/state) does not list as loaded; appending them would "
+                    "duplicate those rows, so nothing was loaded. Run the source with full_refresh "
+                    "(--conf '{\"full_refresh\": true}'): it replaces the rows of every file")
+    finally:
+        connection.close()
 
 
 def _relative(path: Path, root: Path) -> str:

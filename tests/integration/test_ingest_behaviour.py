@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import duckdb
 import pytest
 
 from dango_provider.config.loader import load_project
-from dango_provider.exceptions import SourceDataError, WarehouseLockTimeout
+from dango_provider.exceptions import IngestError, SourceDataError, WarehouseLockTimeout
 from dango_provider.hooks.duckdb import DuckDBHook
 from dango_provider.sources.runner import NothingToLoad, extract_source, load_source
 from tests.conftest import BIN, airflow_env, run
@@ -132,6 +133,21 @@ def test_merge_keeps_one_row_per_key_and_rejects_rows_without_a_key(tmp_path):
     (orders / "orders_5.csv").write_text("order_id,amount\n4,42.0\n")
     sync(project, "orders")
     assert rows(project, "select order_id, amount from raw_orders.orders where order_id = 4") == [(4, 42.0)]
+
+
+def test_lost_provider_state_never_appends_a_file_twice(tmp_path):
+    project = make_project(tmp_path)
+    sync(project, "events")
+    shutil.rmtree(project / ".dango" / "state")  # the provider's state is gone, the warehouse is not
+
+    with pytest.raises(IngestError) as info:
+        sync(project, "events")
+    assert "raw_events.events already holds rows of data/events/events_1.csv" in str(info.value)
+    assert "full_refresh" in str(info.value)
+    assert rows(project, "select count(*) from raw_events.events") == [(2,)]
+
+    sync(project, "events", full_refresh=True)  # replaces the rows of each file
+    assert rows(project, "select event, n from raw_events.events order by event") == [("a", 1), ("b", 2)]
 
 
 def test_full_refresh_reads_every_file_again_without_duplicating_rows(tmp_path):
