@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.conftest import make_small_project
+from tests.conftest import BIN, make_small_project, run
 from tests.deployment import Deployment, wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.scheduler, pytest.mark.slow]
@@ -37,12 +37,16 @@ def test_scheduler_killed_mid_run_and_restarted(tmp_path):
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "15",
+        # tasks the killed scheduler had queued are reset by the orphan check: every 15 s, not 5 min
+        "AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL": "15",
     })
     dag_ids = [f"dango_ingest__s{i}" for i in range(SOURCES)]
     try:
         deployment.start_all()
         wait_for(lambda: len(deployment.query("select dag_id from dag where dag_id like 'dango_%'")) == SOURCES + 1,
                  240, "the DAG processor to parse the DAGs")
+        # the transform is not under test here: paused, its dbt runs do not compete with the ingest runs
+        run([str(BIN / "airflow"), "dags", "pause", "dango_transform"], deployment.env)
         for dag_id in dag_ids:
             deployment.trigger(dag_id)
         running = wait_for(lambda: deployment.query(
