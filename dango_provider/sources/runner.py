@@ -105,10 +105,11 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
                     interval = Interval(interval.start, interval.end, full_refresh=True)
                 lookback = source.lookback_days
                 lookback = project.config.defaults.lookback_days if lookback is None else lookback
-                if lookback and interval.bounded and not interval.full_refresh:
-                    log.info("source '%s': lookback_days %d: the %d days before the data interval are read again",
-                             source.name, lookback, lookback)
-                interval = interval.looking_back(lookback)
+                widened = interval.looking_back(lookback)
+                if widened != interval:
+                    log.info("source '%s': lookback_days %d: the days before the data interval are read again",
+                             source.name, lookback)
+                interval = widened
                 result = _extract_dlt_source(project, source, pipeline, interval)
         except BaseException:
             discard_unclaimed(working_dir, state_dir)
