@@ -40,6 +40,11 @@ def get_provider_info() -> dict:
                         "Seconds a writer waits for the warehouse file lock before it fails naming the holder.",
                         "integer", "600",
                     ),
+                    "allowed_data_roots": _option(
+                        "Directories outside the project directory that sources.yml may read from or write to "
+                        "(absolute paths, separated by commas). Nothing else outside the project is read.",
+                        "string", "", "/data/landing,/mnt/exports",
+                    ),
                     "metabase_url": _option("URL of Metabase, linked from the Airflow UI.", "string", "", "http://localhost:3000"),
                 },
             }

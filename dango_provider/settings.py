@@ -17,6 +17,8 @@ class DangoSettings:
     pool_slots: int
     lock_timeout: int
     metabase_url: str
+    #: directories outside the project that sources.yml may name (data kept elsewhere)
+    allowed_data_roots: str = ""
 
 
 def _conf_get(key: str, fallback: str) -> str:
@@ -34,7 +36,21 @@ def load_settings() -> DangoSettings:
         pool_slots=int(_conf_get("pool_slots", "1")),
         lock_timeout=int(_conf_get("lock_timeout", str(DEFAULT_LOCK_TIMEOUT))),
         metabase_url=_conf_get("metabase_url", ""),
+        allowed_data_roots=_conf_get("allowed_data_roots", ""),
     )
+
+
+def load_configured_project(path: str | os.PathLike):
+    """Load a project with the deployment's ``[dango] allowed_data_roots`` (in Airflow's processes)."""
+    from dango_provider.config.loader import load_project
+    from dango_provider.core.paths import parse_roots
+    from dango_provider.exceptions import DangoConfigError
+
+    try:
+        roots = parse_roots(load_settings().allowed_data_roots)
+    except ValueError as exc:
+        raise DangoConfigError(str(exc)) from None
+    return load_project(path, allowed_roots=roots)
 
 
 def resolve_project_dir(explicit: str | os.PathLike | None = None) -> Path:

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
+from dango_provider.core.paths import inside, outside_message, pattern_problem, roots_from_environment
 from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
 
 SOURCES_FILE_CANDIDATES = ("sources.yml", "sources.yaml", ".dango/sources.yml", ".dango/sources.yaml")
@@ -43,6 +44,13 @@ class Project:
     root: Path
     sources_file: Path
     config: SourcesFile
+    #: directories outside the project that its paths may name ([dango] allowed_data_roots)
+    allowed_roots: tuple[Path, ...] = ()
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Where the project may read and write: its directory, then the allowed data roots."""
+        return (self.root.resolve(), *self.allowed_roots)
 
     def path(self, relative: str) -> Path:
         """A path from the file, relative to the project root."""
@@ -91,12 +99,19 @@ def project_root_for(sources_file: Path) -> Path:
     return parent.parent if parent.name == ".dango" else parent
 
 
-def load_project(path: str | Path) -> Project:
+def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None) -> Project:
+    """Load and check a project. ``allowed_roots``: directories outside the project that its paths may
+    name (``[dango] allowed_data_roots``); None reads them from the environment."""
     sources_file = find_sources_file(path)
     config = load_sources_file(sources_file)
     root = project_root_for(sources_file)
-    _check_paths(config, root, sources_file)
-    return Project(root=root, sources_file=sources_file, config=config)
+    try:
+        extra = roots_from_environment() if allowed_roots is None else tuple(Path(r).resolve() for r in allowed_roots)
+    except ValueError as exc:
+        raise DangoConfigError(str(exc)) from None
+    project = Project(root=root, sources_file=sources_file, config=config, allowed_roots=extra)
+    _check_paths(config, root, sources_file, project.roots)
+    return project
 
 
 def load_sources_file(sources_file: Path) -> SourcesFile:
@@ -238,27 +253,40 @@ def _line_of(node: yaml.Node | None, loc: list) -> int | None:
     return best
 
 
-def _check_paths(config: SourcesFile, root: Path, sources_file: Path) -> None:
-    """Relative paths in the file must stay inside the project directory."""
-    errors = []
-    resolved_root = root.resolve()
+def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tuple[Path, ...]) -> None:
+    """Every path the file names must resolve inside the project directory or an allowed data root, and
+    no file pattern may climb out of its directory (each matched file is checked again when read)."""
+    checks: list[tuple[list, str, str | None]] = [  # (location, what, path text or None for a pattern)
+        (["warehouse", "path"], "warehouse.path", config.warehouse.path),
+        (["dbt", "project_dir"], "dbt.project_dir", config.dbt.project_dir),
+    ]
+    patterns: list[tuple[list, str]] = []
     for index, source in enumerate(config.sources):
-        directory = getattr(source.options, "directory", None)
-        if source.type == "filesystem" and not source.options.url:
-            directory = source.options.local_directory
-        if directory is None or Path(directory).is_absolute():
-            continue
-        target = (root / directory).resolve()
-        if not target.is_relative_to(resolved_root):
-            errors.append(
-                DangoConfigError(
-                    f"directory '{directory}' resolves to '{target}', outside the project directory "
-                    f"'{resolved_root}'; use a path inside the project or an absolute path",
-                    file=str(sources_file),
-                    line=_line_of(yaml.compose(sources_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader),
-                                  ["sources", index, source.type, "directory"]),
-                    field=f"sources[{index}].{source.type}.directory",
-                )
-            )
-    if errors:
-        raise errors[0] if len(errors) == 1 else DangoConfigErrors(errors)
+        options = source.options
+        if source.type == "filesystem":
+            if options.url:
+                continue
+            key = "bucket_url" if options.bucket_url else "directory"
+            checks.append((["sources", index, source.type, key], key, options.local_directory))
+            patterns.append((["sources", index, source.type, "file_glob" if options.file_glob else "file_pattern"],
+                             options.pattern))
+        elif source.is_file_source:
+            checks.append((["sources", index, source.type, "directory"], "directory", options.directory))
+            patterns.append((["sources", index, source.type, "file_pattern"], options.file_pattern))
+    errors = []
+    node = None
+    for loc, what, written in checks:
+        candidate = Path(written).expanduser()
+        target = candidate if candidate.is_absolute() else root / candidate
+        if not inside(target, roots):
+            errors.append((loc, outside_message(what, written, target, roots)))
+    for loc, pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            errors.append((loc, f"file pattern '{pattern}' {problem}"))
+    if not errors:
+        return
+    node = yaml.compose(sources_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    found = [DangoConfigError(message, file=str(sources_file), line=_line_of(node, loc), field=_format_loc(loc))
+             for loc, message in errors]
+    raise found[0] if len(found) == 1 else DangoConfigErrors(found)

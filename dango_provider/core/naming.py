@@ -51,6 +51,12 @@ def quote_identifier(name: str) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
+def jinja_literal(text: str) -> str:
+    """``text`` as Jinja source that renders to exactly ``text``: every ``{`` becomes ``{{ '{' }}``, so
+    no ``{{``, ``{%`` or ``{#`` from configuration or data ever opens a Jinja tag in a dbt file."""
+    return str(text).replace("{", "{{ '{' }}") if "{" in str(text) else str(text)
+
+
 def quote_literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from dango_provider.core.naming import Naming, quote_identifier, snake_case
+from dango_provider.core.naming import Naming, jinja_literal, quote_identifier, snake_case
 
 MARKER = "dango:generated"
 INTERNAL_PREFIXES = ("_dlt_", "_dango_")
@@ -43,7 +43,19 @@ class RawTable:
 
 
 def _column_sql(table: RawTable, name: str) -> str:
-    return table.masks.get(name) or quote_identifier(name)
+    """The column (or its mask) as it goes into a model: a raw column name is data, never Jinja."""
+    return jinja_literal(table.masks.get(name) or quote_identifier(name))
+
+
+def _literal_strings(value):
+    """Every string of a YAML document made literal for dbt, which renders them as Jinja."""
+    if isinstance(value, str):
+        return jinja_literal(value)
+    if isinstance(value, dict):
+        return {k: _literal_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal_strings(v) for v in value]
+    return value
 
 
 def model_sql(table: RawTable) -> str:
@@ -59,7 +71,7 @@ def model_sql(table: RawTable) -> str:
     source_ref = f"{{{{ source('{Naming.raw_schema(table.source)}', '{table.table}') }}}}"
     if not table.primary_key:
         return f"{header}select\n{select}\nfrom {source_ref}\n"
-    partition = ", ".join(quote_identifier(k) for k in table.primary_key)
+    partition = jinja_literal(", ".join(quote_identifier(k) for k in table.primary_key))
     order = ", ".join(o for o in LOAD_ORDER if o.split('"')[1] in column_names) or "(select null)"
     return (
         f"{header}with ranked as (\n"
@@ -101,7 +113,7 @@ def sources_yml(source: str, tables: list[str], description: str | None = None,
         entry = doc["sources"][0]
         entry["loaded_at_field"] = freshness["loaded_at_field"]
         entry["freshness"] = {k: dbt_period(freshness[k]) for k in ("warn_after", "error_after") if freshness.get(k)}
-    return f"# {MARKER} schema={_digest(doc)}\n" + yaml.safe_dump(doc, sort_keys=False)
+    return f"# {MARKER} schema={_digest(doc)}\n" + yaml.safe_dump(_literal_strings(doc), sort_keys=False)
 
 
 def model_yml(table: RawTable) -> str:
@@ -123,7 +135,8 @@ def model_yml(table: RawTable) -> str:
     }
     if len(key_columns) > 1:
         model["data_tests"] = [{"unique": {"column_name": " || '|' || ".join(f"coalesce(cast({c} as varchar), '')" for c in key_columns)}}]
-    return f"# {MARKER} schema={table.schema_hash()}\n" + yaml.safe_dump({"version": 2, "models": [model]}, sort_keys=False)
+    return f"# {MARKER} schema={table.schema_hash()}\n" + yaml.safe_dump(_literal_strings({"version": 2, "models": [model]}),
+                                                                    sort_keys=False)
 
 
 def _first_line(path: Path) -> str | None:

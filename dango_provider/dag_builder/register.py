@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, MutableMapping
 
-from dango_provider.config.loader import load_project
 from dango_provider.dag_builder.build import build_dags
-from dango_provider.settings import resolve_project_dir
+from dango_provider.settings import load_configured_project as load_project, resolve_project_dir
 
 
 def register(namespace: MutableMapping[str, Any], project_dir: str | None = None) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class MetabaseRefreshOperator(BaseOperator):
         self.metabase_conn_id = metabase_conn_id
 
     def execute(self, context: Context) -> dict | None:
-        from dango_provider.config.loader import load_project
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.snapshot import serving_path
         from dango_provider.metabase.provision import refresh_metabase
         from dango_provider.metabase.settings import MetabaseSettings

@@ -25,7 +25,7 @@ class ProjectOperator(BaseOperator):
 
     @cached_property
     def project(self):
-        from dango_provider.config.loader import load_project
+        from dango_provider.settings import load_configured_project as load_project
 
         return load_project(self.project_dir)
 

@@ -29,7 +29,7 @@ class SourcesReadyOperator(BaseOperator):
         self.project_dir = project_dir
 
     def execute(self, context: Context) -> list[str]:
-        from dango_provider.config.loader import load_project
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.governance_state import is_ready
         from dango_provider.sources.pipeline import source_state_dir
 

@@ -81,11 +81,11 @@ def _last_runs(dag_ids: list[str], user) -> dict[str, dict]:
 
 
 def build_overview(request: Request, user) -> dict[str, Any]:
-    from dango_provider.config.loader import find_sources_file, load_project
+    from dango_provider.config.loader import find_sources_file
     from dango_provider.core.naming import Naming
     from dango_provider.exceptions import DangoError
     from dango_provider.plugins.overview import collect_overview, config_error_overview
-    from dango_provider.settings import resolve_project_dir
+    from dango_provider.settings import load_configured_project as load_project, resolve_project_dir
 
     project_dir = resolve_project_dir()
     try:
@@ -106,7 +106,7 @@ def build_overview(request: Request, user) -> dict[str, Any]:
 
 
 def _docs_dir() -> Path:
-    from dango_provider.config.loader import load_project
+    from dango_provider.settings import load_configured_project as load_project
     from dango_provider.core.naming import Naming
     from dango_provider.settings import resolve_project_dir
 
@@ -176,7 +176,7 @@ def create_app() -> FastAPI:
     @app.get("/dags/{dag_id}")
     def dag_tab(request: Request, dag_id: str) -> Response:
         """The "Dango" tab of a DAG page: an ingest DAG shows its source's row of the overview."""
-        from dango_provider.config.loader import load_project
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.naming import Naming
         from dango_provider.exceptions import DangoError
         from dango_provider.settings import resolve_project_dir

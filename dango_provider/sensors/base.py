@@ -28,7 +28,7 @@ class StateSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def state_dirs(self) -> dict:
-        from dango_provider.config.loader import load_project
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.sources.pipeline import source_state_dir
 
         project = load_project(self.project_dir)

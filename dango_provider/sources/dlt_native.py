@@ -38,6 +38,7 @@ from typing import Any
 from dango_provider.config.dlt_native import DltNativeOptions
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
+from dango_provider.core.paths import inside, outside_message
 from dango_provider.exceptions import IngestError
 from dango_provider.sources import credentials
 from dango_provider.sources.interval import Interval
@@ -85,6 +86,9 @@ def import_source_module(project: Project, name: str):
     top = name.split(".")[0]
     spec = importlib.machinery.PathFinder.find_spec(top, search)
     local = spec is not None and spec.origin not in (None, "namespace")  # a directory alone is no module
+    if local and not inside(Path(spec.origin), project.roots):
+        raise IngestError(f"dlt_native.source_module: "
+                          + outside_message(f"module '{name}'", spec.origin, Path(spec.origin), project.roots))
     cached = sys.modules.get(top)
     if local and cached is not None and _installed(cached):
         raise IngestError(

@@ -18,6 +18,7 @@ from typing import Callable
 from dango_provider.config.model import CsvOptions, FilesystemOptions, LocalFilesOptions, Source
 from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.naming import quote_identifier, quote_literal
+from dango_provider.core.paths import inside, outside_message, pattern_problem
 from dango_provider.exceptions import SourceDataError
 
 FILE_COLUMN = "_dango_file"
@@ -60,13 +61,26 @@ def pattern_of(source: Source) -> str:
     return options.pattern if isinstance(options, FilesystemOptions) else options.file_pattern
 
 
-def list_files(source: Source, directory: Path) -> FileSet:
+def list_files(source: Source, directory: Path, roots: tuple[Path, ...] = ()) -> FileSet:
+    """The files of a source now. Each match, symlinks resolved, must lie in one of ``roots`` (the
+    project directory and the allowed data roots; empty: not checked), else nothing is read."""
     key = "bucket_url" if isinstance(source.options, FilesystemOptions) and source.options.bucket_url else "directory"
     field = f"sources.{source.name}.{source.type}.{key}"
+    pattern_field = f"sources.{source.name}.{source.type}.{'file_glob' if key == 'bucket_url' else 'file_pattern'}"
+    problem = pattern_problem(pattern_of(source))
+    if problem:
+        raise SourceDataError(f"{pattern_field}: file pattern '{pattern_of(source)}' {problem}")
+    if roots and not inside(directory, roots):
+        raise SourceDataError(f"{field}: {outside_message('directory', str(directory), directory, roots)}")
     if not directory.is_dir():
         raise SourceDataError(f"{field}: directory '{directory}' does not exist (source '{source.name}')")
     found = glob.glob(str(directory / pattern_of(source)), recursive=True)
     files = sorted(Path(p) for p in found if Path(p).is_file())
+    for path in files:
+        if roots and not inside(path, roots):
+            raise SourceDataError(
+                f"{pattern_field}: {outside_message('file', str(path), path, roots)} (a symbolic link?); "
+                "nothing from this load was read")
     return FileSet(source=source.name, table=table_name(source), directory=directory, files=files)
 
 

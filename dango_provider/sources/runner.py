@@ -122,7 +122,7 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
 
 def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: bool) -> ExtractResult:
     store = fingerprints(project, source)
-    file_set = files.list_files(source, project.path(files.directory_of(source)))
+    file_set = files.list_files(source, project.path(files.directory_of(source)), project.roots)
     policy = source.empty_sync_policy or project.config.defaults.empty_sync_policy
     if not file_set.files:
         message = f"source '{source.name}': no file matches '{files.pattern_of(source)}' in '{file_set.directory}'"

@@ -204,7 +204,8 @@ def small_fs(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-def test_disk_full_during_load_keeps_earlier_data(project, small_fs):
+def test_disk_full_during_load_keeps_earlier_data(project, small_fs, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__DANGO__ALLOWED_DATA_ROOTS", str(small_fs))  # the warehouse sits outside
     warehouse = small_fs / "warehouse.duckdb"
     (project / "sources.yml").write_text(f"version: '1.0'\nwarehouse: {{path: {warehouse}}}\n" + GOOD.split("\n", 1)[1])
     (project / ".dango" / "state").rename(project / ".dango" / "state_first")  # a fresh start on the small disk
@@ -218,7 +219,8 @@ def test_disk_full_during_load_keeps_earlier_data(project, small_fs):
     assert loaded(project, warehouse) == BEFORE
 
 
-def test_read_only_warehouse_directory(project, small_fs):
+def test_read_only_warehouse_directory(project, small_fs, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__DANGO__ALLOWED_DATA_ROOTS", str(small_fs))
     warehouse = small_fs / "warehouse.duckdb"
     (project / "sources.yml").write_text(f"version: '1.0'\nwarehouse: {{path: {warehouse}}}\n" + GOOD.split("\n", 1)[1])
     (project / ".dango" / "state").rename(project / ".dango" / "state_first")

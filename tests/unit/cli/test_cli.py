@@ -103,8 +103,9 @@ def test_validate_single_error(tmp_path):
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr == (
         f"error: {sources_file}:4: sources[0].csv.directory: directory '../outside' resolves to "
-        f"'{(tmp_path.parent / 'outside').resolve()}', outside the project directory '{tmp_path.resolve()}'; "
-        "use a path inside the project or an absolute path\n"
+        f"'{(tmp_path.parent / 'outside').resolve()}', outside the project directory ({tmp_path.resolve()}); "
+        "move the data into the project or name its directory in [dango] allowed_data_roots "
+        "(AIRFLOW__DANGO__ALLOWED_DATA_ROOTS)\n"
     )
 
 

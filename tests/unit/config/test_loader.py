@@ -161,10 +161,24 @@ def test_unknown_source_name_lists_sources(write_sources, project_dir):
     assert str(info.value) == f"{sources_file}: no source named 'sales'; sources: sales_data, app_events"
 
 
-def test_absolute_directory_outside_the_project_is_allowed(write_sources, project_dir, tmp_path):
+def test_absolute_directory_outside_the_project_is_refused(write_sources, project_dir, tmp_path):
     write_sources(one_csv_source(block=f"csv: {{directory: {tmp_path / 'elsewhere'}}}"))
 
-    assert load_project(project_dir).config.sources[0].csv.directory == str(tmp_path / "elsewhere")
+    error = load_error(project_dir)
+
+    assert error.field == "sources[0].csv.directory"
+    assert error.message.startswith(f"directory '{tmp_path / 'elsewhere'}' resolves to "
+                                    f"'{(tmp_path / 'elsewhere').resolve()}', outside the project directory")
+    assert "[dango] allowed_data_roots" in error.message
+
+
+def test_absolute_directory_under_an_allowed_data_root_is_accepted(write_sources, project_dir, tmp_path):
+    write_sources(one_csv_source(block=f"csv: {{directory: {tmp_path / 'landing' / 'orders'}}}"))
+
+    project = load_project(project_dir, allowed_roots=(tmp_path / "landing",))
+
+    assert project.config.sources[0].csv.directory == str(tmp_path / "landing" / "orders")
+    assert project.roots == (project_dir.resolve(), (tmp_path / "landing").resolve())
 
 
 @pytest.mark.parametrize("schedule", ["0 6 * * *", "*/15 * * * 1-5", "@daily", "@continuous", "0 0 1 1 *"])
@@ -400,7 +414,8 @@ def test_directory_escaping_the_project(write_sources, project_dir):
     assert_error(load_error(project_dir), file=sources_file, line=line_of(text, "directory"),
                  field="sources[0].csv.directory",
                  message=f"directory '../shared/orders' resolves to '{outside}', outside the project directory "
-                 f"'{project_dir.resolve()}'; use a path inside the project or an absolute path")
+                 f"({project_dir.resolve()}); move the data into the project or name its directory in "
+                 "[dango] allowed_data_roots (AIRFLOW__DANGO__ALLOWED_DATA_ROOTS)")
 
 
 def test_directory_escape_is_judged_from_the_project_root_not_dot_dango(write_sources, project_dir):
