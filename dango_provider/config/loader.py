@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
+from dango_provider.core.secret_text import URL_CREDENTIALS_MESSAGE, env_name_problem, url_credentials
 from dango_provider.core.paths import inside, outside_message, pattern_problem, roots_from_environment
 from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
 
@@ -138,11 +139,35 @@ def load_sources_file(sources_file: Path) -> SourcesFile:
         raise DangoConfigError(
             f"the file must be a mapping with a 'sources:' list, not {type(data).__name__}", file=file, line=1
         )
+    secrets = [DangoConfigError(message, file=file, line=_line_of(node, loc), field=_format_loc(loc))
+               for loc, message in _secrets_in(data, [])]
+    if secrets:
+        raise secrets[0] if len(secrets) == 1 else DangoConfigErrors(secrets)
     try:
         return SourcesFile.model_validate(data)
     except ValidationError as exc:
         errors = [_to_config_error(err, node, file, data) for err in exc.errors(include_url=False)]
         raise (errors[0] if len(errors) == 1 else DangoConfigErrors(errors)) from exc
+
+
+def _secrets_in(value: Any, loc: list) -> list[tuple[list, str]]:
+    """(location, message) of every secret written into the file: a value where a ``*_env`` key wants a
+    variable name, and credentials inside a URL anywhere. The messages never repeat the value."""
+    found: list[tuple[list, str]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).endswith("_env") and item is not None:
+                problem = env_name_problem(item)
+                if problem:
+                    found.append(([*loc, key], problem))
+                    continue
+            found += _secrets_in(item, [*loc, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _secrets_in(item, [*loc, index])
+    elif isinstance(value, str) and url_credentials(value):
+        found.append((loc, URL_CREDENTIALS_MESSAGE))
+    return found
 
 
 def _to_config_error(err: dict[str, Any], node: yaml.Node | None, file: str, data: dict) -> DangoConfigError:

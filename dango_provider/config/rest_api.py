@@ -27,13 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from dango_provider.core.secret_text import env_name_problem
 from dango_provider.core.times import as_utc
 
 WriteDispositionName = Literal["append", "merge", "replace"]
 AuthKind = Literal["bearer", "api_key", "http_basic", "oauth2_client_credentials", "none"]
 CursorFormat = Literal["iso8601", "unix", "unix_ms", "date"]
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_HEADER = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -42,9 +42,9 @@ class _Strict(BaseModel):
 
 
 def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        raise ValueError(f"'{value}' is not an environment variable name (letters, digits and '_'); "
-                         "name the variable that holds the secret, never the secret itself")
+    problem = None if value is None else env_name_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 

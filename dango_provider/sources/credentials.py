@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 
+from dango_provider.core.secret_text import url_credentials
 from dango_provider.exceptions import MissingCredentialsError
 
 
 def mask(value: str | None) -> None:
-    """Hide ``value`` in Airflow's task logs (a no-op outside Airflow)."""
+    """Hide ``value`` in Airflow's task logs (a no-op outside Airflow), and the credentials of any URL in
+    it on their own (a URL is often logged again in another form: its password must not show there)."""
     if not value:
         return
     try:
@@ -18,6 +20,9 @@ def mask(value: str | None) -> None:
     except ImportError:  # pragma: no cover - Airflow is a dependency; kept for plain-dlt use
         return
     mask_secret(value)
+    for userinfo in url_credentials(value):
+        user, _, password = userinfo.partition(":")
+        mask_secret(password or user)
 
 
 def env_secret(variable: str, *, source: str, field: str) -> str:

@@ -250,8 +250,9 @@ def test_auth_spec_from_dango_keys_and_the_auth_block(write_sources, project_dir
      "sources[0].rest_api", "auth type 'http_basic' needs a password: name the environment variable(s) holding "
      "them, or set conn_id to an Airflow connection"),
     ("base_url: https://api.example.com\nendpoints: [a]\nauth_token_env: ghp-9f8e7d6c5b4a",
-     "sources[0].rest_api.auth_token_env", "'ghp-9f8e7d6c5b4a' is not an environment variable name (letters, digits "
-     "and '_'); name the variable that holds the secret, never the secret itself"),
+     "sources[0].rest_api.auth_token_env", "this field names an environment variable (upper-case letters, digits "
+     "and '_', for example STRIPE_API_KEY); the value given is not one and is not shown here, in case it is the "
+     "secret itself: put the secret into an environment variable (or an Airflow connection) and write its name here"),
     ("base_url: https://api.example.com\nendpoints: [orders, {path: v2/orders, name: orders}]",
      "sources[0].rest_api", "endpoint names must be unique; repeated: orders (give each endpoint its own 'name')"),
     ("base_url: api.example.com\nendpoints: [a]", "sources[0].rest_api.base_url",
