@@ -36,6 +36,11 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 2.0):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+NETAUDIT = Path(__file__).resolve().parent / "netaudit"
+TELEMETRY_SWITCHES = ("SCARF_NO_ANALYTICS", "DO_NOT_TRACK", "AIRFLOW__COSMOS__ENABLE_TELEMETRY",
+                      "DBT_SEND_ANONYMOUS_USAGE_STATS", "RUNTIME__DLTHUB_TELEMETRY")
+
+
 class Deployment:
     def __init__(self, tmp_path: Path, project: Path, database: str = "postgres"):
         self.home = tmp_path / "airflow"
@@ -65,8 +70,18 @@ class Deployment:
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
         )
+        # as a deployment runs: no telemetry switches in the environment, every process network-audited
+        self.network_audit = tmp_path / "network_audit.log"
+        self.env = {k: v for k, v in self.env.items() if k not in TELEMETRY_SWITCHES}
+        self.env.update(PYTHONPATH=str(NETAUDIT), DANGO_NET_AUDIT_LOG=str(self.network_audit))
         self.procs: dict[str, subprocess.Popen] = {}
         run([str(BIN / "airflow"), "db", "migrate"], self.env)
+
+    def refused_connections(self) -> list[str]:
+        """Connections and name lookups beyond this machine that a process tried (and the audit refused)."""
+        lines = self.network_audit.read_text().splitlines() if self.network_audit.exists() else []
+        assert any(line.startswith("armed") for line in lines), "the network audit never ran"
+        return [line for line in lines if line.startswith("refused")]
 
     def query(self, sql: str, *args):
         if self.database == "postgres":

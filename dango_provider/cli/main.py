@@ -18,8 +18,10 @@ EPILOG = "exit codes: 0 success, 1 invalid project or failed command, 2 usage er
 
 def _validate(args: argparse.Namespace) -> int:
     from dango_provider.config.loader import load_project
+    from dango_provider.sources.names import check_names
 
     project = load_project(Path(args.path))
+    check_names(project)
     sources_ = project.config.sources
     if args.json:
         print_json({"valid": True, "file": str(project.sources_file), "sources": [s.name for s in sources_]})

@@ -153,6 +153,7 @@ def add_source(sources_file: Path, entry: dict):
 
     from dango_provider.cli.yaml_edit import append_source
     from dango_provider.config.loader import load_project, load_sources_file
+    from dango_provider.sources.names import check_names
 
     original = sources_file.read_bytes()
     try:
@@ -168,7 +169,7 @@ def add_source(sources_file: Path, entry: dict):
     tmp = _temporary_copy(sources_file, edit.text)
     try:
         try:
-            load_project(tmp)
+            check_names(load_project(tmp))
         except DangoConfigError as exc:
             raise _in_original(exc, tmp, sources_file, edit) from None
         if sources_file.read_bytes() != original:

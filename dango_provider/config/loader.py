@@ -309,9 +309,13 @@ def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tup
         problem = pattern_problem(pattern)
         if problem:
             errors.append((loc, f"file pattern '{pattern}' {problem}"))
-    if not errors:
-        return
+    if errors:
+        raise located_errors(sources_file, errors)
+
+
+def located_errors(sources_file: Path, found: list[tuple[list, str]]) -> DangoConfigError:
+    """One error (or all of them together) for (location, message) pairs, with the line of each location."""
     node = yaml.compose(sources_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    found = [DangoConfigError(message, file=str(sources_file), line=_line_of(node, loc), field=_format_loc(loc))
-             for loc, message in errors]
-    raise found[0] if len(found) == 1 else DangoConfigErrors(found)
+    errors = [DangoConfigError(message, file=str(sources_file), line=_line_of(node, loc), field=_format_loc(loc))
+              for loc, message in found]
+    return errors[0] if len(errors) == 1 else DangoConfigErrors(errors)

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from dango_provider.core.naming import Naming
+from dango_provider.offline import TELEMETRY_OFF
 from dango_provider.exceptions import DbtRunError
 
 
@@ -21,7 +22,7 @@ def dbt_executable() -> str:
 def run_dbt(args: list[str], dbt_dir: Path, env: dict[str, str], *, timeout: float = 1800) -> str:
     """Run ``dbt <args>`` in ``dbt_dir``; return its output or raise DbtRunError with the failing lines."""
     command = [dbt_executable(), *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir)]
-    full_env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+    full_env = {**os.environ, **TELEMETRY_OFF, **env}
     proc = subprocess.run(command, cwd=dbt_dir, env=full_env, capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:

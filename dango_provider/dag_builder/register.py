@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any, MutableMapping
 
 from dango_provider.dag_builder.build import build_dags
+from dango_provider.sources.names import check_names
 from dango_provider.settings import load_configured_project as load_project, resolve_project_dir
 
 
 def register(namespace: MutableMapping[str, Any], project_dir: str | None = None) -> dict[str, Any]:
     project = load_project(resolve_project_dir(project_dir))
+    check_names(project)
     dags = build_dags(project)
     namespace.update(dags)
     return dags

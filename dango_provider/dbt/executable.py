@@ -20,7 +20,7 @@ _NO_WAREHOUSE = {"parse", "ls", "list", "deps", "clean", "debug", "--version", "
 
 
 def main() -> None:
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    import dango_provider.offline  # noqa: F401 - no usage telemetry from dbt
     from dbt.cli.main import cli
 
     warehouse = os.environ.get("DANGO_WAREHOUSE_PATH")

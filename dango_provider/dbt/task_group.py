@@ -8,19 +8,17 @@ Every dbt task runs in the writer pool through ``dango-dbt``, which holds the wa
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-# Cosmos sends usage analytics unless told not to; these machines (and many users') are offline
-os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
-os.environ.setdefault("DO_NOT_TRACK", "true")
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator
 
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig  # noqa: E402
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior  # noqa: E402
-from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator  # noqa: E402
+from dango_provider.core.naming import Naming
+from dango_provider.offline import TELEMETRY_OFF, disable_telemetry
 
-from dango_provider.core.naming import Naming  # noqa: E402
+disable_telemetry()  # also when Cosmos was imported (by its plugin) before this module
 
 STAGING_SELECTOR = "path:models/staging"
 
@@ -34,7 +32,7 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple
                             profiles_yml_filepath=dbt_dir / "profiles.yml")
     operator_args = {
         "pool": pool,
-        "env": {**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        "env": {**env, **TELEMETRY_OFF},
         "append_env": True,
         "install_deps": False,
     }

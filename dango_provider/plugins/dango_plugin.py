@@ -9,10 +9,14 @@ from __future__ import annotations
 from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
+from dango_provider.offline import disable_telemetry
 from dango_provider.plugins import external_views as views
 from dango_provider.plugins import pool_listener
 from dango_provider.plugins.asgi import LazyASGIApp
 from dango_provider.settings import load_settings
+
+
+disable_telemetry()  # every Airflow component loads this plugin: no usage telemetry from Cosmos, dbt or dlt
 
 
 class DangoPlugin(AirflowPlugin):

@@ -11,8 +11,7 @@ from dango_provider.config.model import Source
 from dango_provider.core.naming import Naming
 from dango_provider.sources import files
 
-# dlt would otherwise try to send usage telemetry; these machines (and many users') are offline
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+import dango_provider.offline  # noqa: F401,E402 - no usage telemetry from dlt (read when dlt is configured)
 # dlt would look up every config value as an Airflow Variable (hundreds of API calls per task);
 # the provider passes credentials to dlt explicitly instead
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from tests.conftest import BIN, airflow_env, make_demo_project, run
+from tests.deployment import NETAUDIT, TELEMETRY_SWITCHES
 from tests.integration.expected import KEYS, demo_expectations
 
 pytestmark = pytest.mark.slow
@@ -52,9 +53,12 @@ def demo(tmp_path_factory, airflow_home):
     for source in KEYS:
         (held_back / source).mkdir(parents=True)
         shutil.move(str(data / source / f"{source}_2.csv"), held_back / source)
-    env = airflow_env(airflow_home, project)
+    # as a deployment runs it: no telemetry switches in the environment, every process network-audited
+    audit = base / "network_audit.log"
+    env = {k: v for k, v in airflow_env(airflow_home, project).items() if k not in TELEMETRY_SWITCHES}
+    env.update(PYTHONPATH=str(NETAUDIT), DANGO_NET_AUDIT_LOG=str(audit))
     warehouse = project / "data" / "warehouse.duckdb"
-    state: dict = {"project": project, "warehouse": warehouse, "env": env}
+    state: dict = {"project": project, "warehouse": warehouse, "env": env, "audit": audit}
 
     for source in KEYS:
         _dags_test(f"dango_ingest__{source}", env)
@@ -88,6 +92,15 @@ def demo(tmp_path_factory, airflow_home):
     state["transform_log"] = transform.stdout + transform.stderr
     state["expected"] = demo_expectations(data)
     return state
+
+
+def test_no_process_reaches_beyond_this_machine(demo):
+    """Ingests and transforms (Airflow, task runners, dbt) ran without telemetry switches in their
+    environment: nothing looked up or connected to any address but loopback."""
+    lines = demo["audit"].read_text().splitlines()
+    armed = [line for line in lines if line.startswith("armed")]
+    assert [line for line in lines if line.startswith("refused")] == []
+    assert any("airflow dags" in line for line in armed) and any("dango-dbt" in line for line in armed), armed[:5]
 
 
 def test_first_round_loads_first_files(demo):

@@ -127,3 +127,5 @@ def test_ten_sources_and_transform_under_load(tmp_path, database):
     logs = deployment.task_logs()
     assert logs, "no task logs were written"
     assert "Could not set lock" not in logs
+    # scheduler, DAG processor, API server, task runners and dbt: nothing reached beyond this machine
+    assert deployment.refused_connections() == []
