@@ -24,12 +24,34 @@ class PIIScanOperator(SourceOperator):
 
     ui_color = "#e8daef"
 
+    def _enforce_block(self, policy, state: dict) -> None:
+        """With policy ``block``, fail without retry while any column recorded as personal data (in this run
+        or an earlier one) is not marked as not PII: the decision is taken from the recorded findings, so
+        neither a retry nor a later load that finds nothing new lets the column through."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from dango_provider.exceptions import PIIPolicyError
+
+        if policy.policy != "block":
+            return
+        blocked = []
+        for key, entity in sorted(state["scanned"].items()):
+            column = key.partition(".")[2]
+            entity = policy.columns[column] if column in policy.columns else entity
+            if entity:
+                blocked.append(f"{key} ({entity})")
+        if blocked:
+            error = PIIPolicyError(
+                f"source '{self.source.name}': personal data found and the PII policy is block: "
+                + ", ".join(blocked)
+                + "; mark columns as not PII under pii.columns in sources.yml, or use policy mask")
+            raise AirflowFailException(str(error)) from error
+
     def execute(self, context: Context) -> dict:
         from dango_provider.config.model import effective_pii_policy
         from dango_provider.core import governance_meta as meta
         from dango_provider.core.governance_state import read_pii, write_pii
         from dango_provider.core.pii import build_analyzer, scan_table
-        from dango_provider.exceptions import PIIPolicyError
         from dango_provider.sources.pipeline import source_state_dir
 
         project, source = self.project, self.source
@@ -49,6 +71,7 @@ class PIIScanOperator(SourceOperator):
         todo = {t: cols for t, cols in todo.items() if cols}
         if not todo:
             self.log.info("PII scan: no new text column to scan")
+            self._enforce_block(policy, state)
             return {"findings": [], "policy": policy.policy}
         owner = self.lock_owner(context)
         with self.warehouse.write_lock(owner):
@@ -80,11 +103,6 @@ class PIIScanOperator(SourceOperator):
                              f["evidence"], f["action"])
         self.log.info("PII scan: %d column(s) scanned, %d finding(s), NER %s", sum(map(len, samples.values())),
                       len(findings), "on" if ner else "off (patterns only)")
-        if policy.policy == "block" and findings:
-            raise PIIPolicyError(
-                f"source '{source.name}': personal data found and the PII policy is block: "
-                + ", ".join(f"{f['table']}.{f['column']} ({f['entity']})" for f in findings)
-                + "; mark columns as not PII under pii.columns in sources.yml, or use policy mask"
-            )
+        self._enforce_block(policy, state)
         return {"findings": [{k: f[k] for k in ("table", "column", "entity", "share", "action")} for f in findings],
                 "policy": policy.policy}

@@ -57,12 +57,33 @@ def test_mask_policy_records_findings_and_masks_staging(tmp_path, airflow_home):
     assert rows[0][2] == "Berlin"  # overridden as not PII: left as it is
 
 
-def test_block_policy_fails_the_ingest_naming_the_columns(tmp_path, airflow_home):
-    project = make_project(tmp_path / "p", "{policy: block}")
-    proc = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__customers"], airflow_env(airflow_home, project),
-               check=False)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    assert "personal data found and the PII policy is block: customers.full_name (PERSON)" in log \
-        or "personal data found and the PII policy is block: customers.email (EMAIL_ADDRESS)" in log
+def test_block_policy_fails_without_retry_and_keeps_blocking(tmp_path, airflow_home):
+    """With the default retries, a block is final: the retry does not turn it into success, a later load
+    that finds no new column blocks again, and only marking the columns as not PII lets the data through."""
+    project = make_project(tmp_path / "p", "{policy: block, columns: {city: null}}")
+    text = (project / "sources.yml").read_text().replace("defaults: {retries: 0}", "defaults: {retry_delay: 1s}")
+    (project / "sources.yml").write_text(text)
+    env = airflow_env(airflow_home, project)
+    message = "personal data found and the PII policy is block: customers.email (EMAIL_ADDRESS), " \
+              "customers.full_name (PERSON)"
+
+    first = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__customers"], env, check=False)
+    log = first.stdout + first.stderr
+    assert first.returncode != 0
+    assert message in log
+    assert "AirflowFailException" in log and "up_for_retry" not in log.lower()
     assert not (project / "dbt" / "models" / "staging" / "customers").exists()
+
+    (project / "data" / "customers" / "more.csv").write_text("customer_id,full_name,email,city,plan\n"
+                                                             "11,Ana Lopez,ana.lopez@example.com,Lima,pro\n")
+    second = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__customers"], env, check=False)
+    assert second.returncode != 0
+    assert "no new text column to scan" in second.stdout + second.stderr
+    assert message in second.stdout + second.stderr
+    assert not (project / "dbt" / "models" / "staging" / "customers").exists()
+
+    (project / "sources.yml").write_text(text.replace("{city: null}", "{city: null, email: null, full_name: null}"))
+    (project / "data" / "customers" / "more.csv").write_text("customer_id,full_name,email,city,plan\n"
+                                                             "12,Ben Ode,ben.ode@example.com,Accra,pro\n")
+    run([str(BIN / "airflow"), "dags", "test", "dango_ingest__customers"], env)
+    assert (project / "dbt" / "models" / "staging" / "customers" / "stg_customers__customers.sql").exists()
