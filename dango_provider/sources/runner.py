@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
-from dango_provider.core.fingerprints import FingerprintStore, fingerprint
+from dango_provider.core.fingerprints import FingerprintStore, identify, loaded_digests
 from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
@@ -130,17 +130,41 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
             raise NothingToLoad(message + " (empty_sync_policy: allow)")
         raise SourceDataError(message + "; earlier loads are kept (set empty_sync_policy: allow to skip instead)")
 
-    current = {_relative(p, project.root): fingerprint(p) for p in file_set.files}
     committed = store.committed()
-    changed = [p for p in file_set.files if committed.get(_relative(p, project.root)) != current[_relative(p, project.root)]]
+    by_label = {_relative(p, project.root): p for p in file_set.files}
+    identified = identify(by_label, committed)
+    current = identified.entries
+    if identified.hashed:
+        log.info("source '%s': %d file(s) new or touched since the last load: %d bytes hashed to tell their content",
+                 source.name, identified.hashed, identified.hashed_bytes)
+    # one read per distinct content: a copy or a renamed file whose bytes were loaded before is not new data
+    loaded = loaded_digests(committed)
+    distinct: dict[str, str] = {}
+    for label, entry in current.items():
+        distinct.setdefault(entry["digest"], label)
+    for label, entry in current.items():
+        first = distinct[entry["digest"]]
+        if first != label:
+            log.info("source '%s': %s has the same content as %s: read once", source.name, label, first)
+    readable = [by_label[label] for label in sorted(distinct.values())]
     disposition = effective_write_disposition(project, source)
+    changed = []
+    for path in readable:
+        label, digest = _relative(path, project.root), current[_relative(path, project.root)]["digest"]
+        if _committed_digest(committed.get(label), path) == digest:
+            continue
+        if digest in loaded:
+            log.info("source '%s': %s has the content of %s, loaded before: not read again (a rename or a copy)",
+                     source.name, label, loaded[digest])
+            continue
+        changed.append(path)
     if full_refresh:
         # the committed fingerprints stay until the load commits: files loaded before are replaced by file
         # (append), upserted (merge) or the table replaced, never appended twice
         log.info("full_refresh requested: every file is read again")
-        changed = list(file_set.files)
-    elif disposition == "replace" and (changed or set(committed) != set(current)):
-        changed = list(file_set.files)
+        changed = readable
+    elif disposition == "replace" and (changed or set(loaded) != set(distinct)):
+        changed = readable
     if not changed:
         raise NothingToLoad(f"source '{source.name}': {len(current)} file(s), none new or changed")
 
@@ -304,6 +328,20 @@ def _refuse_appending_twice(warehouse, source: Source, tables: dict[str, int], a
                     "(--conf '{\"full_refresh\": true}'): it replaces the rows of every file")
     finally:
         connection.close()
+
+
+def _committed_digest(entry: dict | str | None, path: Path) -> str | None:
+    """The digest a committed entry records; an entry of the older size:mtime form counts as the file's
+    current content while its size and modification time still match."""
+    if isinstance(entry, dict):
+        return entry.get("digest")
+    if isinstance(entry, str):
+        stat = path.stat()
+        if entry == f"{stat.st_size}:{stat.st_mtime_ns}":
+            from dango_provider.core.fingerprints import content_digest
+
+            return content_digest(path)
+    return None
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -5,35 +5,47 @@ from __future__ import annotations
 import json
 import os
 
-from dango_provider.core.fingerprints import FingerprintStore, fingerprint
+from dango_provider.core.fingerprints import FingerprintStore, content_digest, identify, loaded_digests, stat_key
 
 
-def test_fingerprint_is_size_and_mtime(tmp_path):
+def test_identity_is_the_content_read_once_per_stat_change(tmp_path):
     path = tmp_path / "orders_1.csv"
     path.write_text("id\n1\n")
-    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_123_456_789))
+    first = identify({"orders_1.csv": path}, {})
+    assert first.hashed == 1 and first.hashed_bytes == 5
+    entry = first.entries["orders_1.csv"]
+    assert entry == {"stat": stat_key(path), "digest": content_digest(path)}
 
-    assert fingerprint(path) == "5:1700000000123456789"
+    again = identify({"orders_1.csv": path}, first.entries)  # unchanged: no read
+
+    assert (again.entries, again.hashed) == (first.entries, 0)
 
 
-def test_fingerprint_changes_with_content_or_mtime(tmp_path):
+def test_an_edit_with_its_mtime_put_back_is_seen(tmp_path):
     path = tmp_path / "orders_1.csv"
     path.write_text("id\n1\n")
     os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
-    first = fingerprint(path)
+    first = identify({"o.csv": path}, {}).entries
 
-    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_001_000_000_000))
-    touched = fingerprint(path)
-    path.write_text("id\n2\n")  # same size, new mtime
-    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_001_000_000_000))
-    same_size_same_mtime = fingerprint(path)
-    path.write_text("id\n1\n2\n")
-    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_001_000_000_000))
-    grown = fingerprint(path)
+    path.write_text("id\n2\n")  # same size
+    os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # as cp -p / rsync -t do
+    after = identify({"o.csv": path}, first)
 
-    assert first != touched
-    assert same_size_same_mtime == touched  # a stat, never a read: same size and mtime look unchanged
-    assert grown not in (first, touched)
+    assert after.hashed == 1  # the inode change time moved: read again
+    assert after.entries["o.csv"]["digest"] != first["o.csv"]["digest"]
+
+
+def test_a_touch_or_a_rename_keeps_the_digest(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("id\n1\n")
+    first = identify({"a.csv": path}, {}).entries
+    os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    renamed = path.rename(tmp_path / "b.csv")
+
+    after = identify({"b.csv": renamed}, first).entries
+
+    assert after["b.csv"]["digest"] == first["a.csv"]["digest"]
+    assert loaded_digests(first) == {first["a.csv"]["digest"]: "a.csv"}
 
 
 def test_pending_becomes_committed_only_on_commit(tmp_path):
