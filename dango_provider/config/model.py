@@ -97,6 +97,8 @@ class FilesystemOptions(LocalFilesOptions):
 
 
 DriftAction = Literal["evolve", "warn", "block"]
+#: rows of one merge load that share a primary key value: keep the last one (and say so), or refuse the load
+DuplicateKeys = Literal["keep_last", "fail"]
 PIIEntity = Literal["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "PERSON",
                     "LOCATION"]
 MaskMethod = Literal["hash", "redact", "partial"]
@@ -157,6 +159,7 @@ class Source(StrictModel):
     write_disposition: WriteDisposition | None = None
     lookback_days: Annotated[int, Field(ge=0)] | None = None
     empty_sync_policy: Literal["fail", "allow"] | None = None
+    on_duplicate_keys: DuplicateKeys | None = None
     schema_drift: SchemaDriftPolicy | None = None
     pii: PIIPolicy | None = None
     freshness: Freshness | None = None
@@ -272,6 +275,7 @@ class Defaults(StrictModel):
     write_disposition: WriteDisposition | None = None
     lookback_days: Annotated[int, Field(ge=0)] = 0
     empty_sync_policy: Literal["fail", "allow"] = "fail"
+    on_duplicate_keys: DuplicateKeys = "keep_last"
     retries: Annotated[int, Field(ge=0, le=20)] = 2
     retry_delay: str = Field(default="30s", description="Wait between a failed task and its retry.")
     schema_drift: SchemaDriftPolicy = Field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -173,18 +174,66 @@ def copy_to_parquet(options: CsvOptions, files: list[Path], root: Path, out: Pat
     return sum(rows for rows, _ in counts.values())
 
 
-def keys_unique(path: Path, key: list[str]) -> bool:
-    """Whether no two rows of the parquet file ``path`` share a value of the ``key`` columns."""
+@dataclass(frozen=True)
+class Duplicates:
+    """Rows of one load that share a primary key value with a later row (merge sources)."""
+
+    dropped: int
+    rule: str
+
+
+def deduplicate(options: CsvOptions, files: list[Path], root: Path, out: Path, *, key: list[str],
+                rename: Callable[[str], str], policy: str, load_id: str) -> Duplicates:
+    """Leave one row per ``key`` value in the parquet file ``out`` of a merge load, and say how many were
+    dropped and by which rule: the row of the file that sorts last (or with the latest
+    ``timestamp_column``) wins, and within a file the row nearest its end. With ``policy`` ``fail``
+    any duplicate raises SourceDataError naming the key values and their files; ``out`` is then removed."""
     import duckdb
 
-    columns = ", ".join(quote_identifier(k) for k in key)
+    keys = [quote_identifier(rename(k)) for k in key]
+    file_column = quote_identifier(rename(FILE_COLUMN))
     con = duckdb.connect(config=_READER_CONFIG)
     try:
-        rows, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT ({columns})) FROM read_parquet({quote_literal(str(path))})").fetchone()
+        rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT ({', '.join(keys)})) "
+                                     f"FROM read_parquet({quote_literal(str(out))})").fetchone()
+        if rows == distinct:
+            return Duplicates(0, "")
+        if policy == "fail":
+            samples = con.execute(
+                f"SELECT concat_ws(', ', {', '.join(f'{k}::varchar' for k in keys)}), list(DISTINCT {file_column} "
+                f"ORDER BY {file_column}), count(*) FROM read_parquet({quote_literal(str(out))}) GROUP BY ALL "
+                f"HAVING count(*) > 1 ORDER BY 1 LIMIT 3").fetchall()
+            out.unlink(missing_ok=True)
+            shown = "; ".join(f"{', '.join(key)} = {value}: {count} rows in {', '.join(where)}"
+                              for value, where, count in samples)
+            raise SourceDataError(f"{rows - distinct} row(s) share a primary key value with another row of this load "
+                                  f"({shown}); nothing from this load was written (on_duplicate_keys: fail; "
+                                  "keep_last keeps the last row of each key instead)")
     finally:
         con.close()
-    return rows == distinct
+    timestamp = options.timestamp_column
+    order = [f"{quote_identifier(rename(timestamp))} {'ASC' if options.timestamp_sort == 'asc' else 'DESC'} NULLS LAST"
+             ] if timestamp else []
+    order += [f"{file_column} DESC", "_dango_row DESC"]
+    rule = ((f"the row with the {'earliest' if options.timestamp_sort == 'asc' else 'latest'} {timestamp}, then " if
+             timestamp else "") + "the row of the file that sorts last, and within a file the row nearest its end")
+    # read again in file order (one thread, order kept) to number the rows; only loads with duplicates pay this
+    ordered = duckdb.connect(config={**OFFLINE, "memory_limit": "256MB", "threads": 1,
+                                     "preserve_insertion_order": True})
+    kept = out.with_name(out.name + ".dedup")
+    try:
+        names = [row[0] for row in ordered.execute(f"DESCRIBE {read_sql(options, files, root)}").fetchall()]
+        renamed = [rename(name) for name in names]
+        columns = ", ".join(f"{quote_identifier(a)} AS {quote_identifier(b)}" for a, b in zip(names, renamed))
+        ordered.execute(
+            f"COPY (SELECT * EXCLUDE (_dango_row) FROM (SELECT {columns}, "
+            f"{quote_literal(load_id)} AS {quote_identifier(rename('_dlt_load_id'))}, row_number() OVER () AS _dango_row "
+            f"FROM ({read_sql(options, files, root)})) QUALIFY row_number() OVER (PARTITION BY {', '.join(keys)} "
+            f"ORDER BY {', '.join(order)}) = 1) TO {quote_literal(str(kept))} (FORMAT parquet)")
+    finally:
+        ordered.close()
+    os.replace(kept, out)
+    return Duplicates(rows - distinct, rule)
 
 
 def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, str]:

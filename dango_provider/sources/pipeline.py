@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
@@ -9,9 +10,13 @@ from typing import Iterator
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.naming import Naming
+from dango_provider.offline import disable_telemetry
 from dango_provider.sources import files
 
-import dango_provider.offline  # noqa: F401,E402 - no usage telemetry from dlt (read when dlt is configured)
+log = logging.getLogger(__name__)
+
+disable_telemetry()  # no usage telemetry from dlt (read when dlt is configured)
+
 # dlt would look up every config value as an Airflow Variable (hundreds of API calls per task);
 # the provider passes credentials to dlt explicitly instead
 os.environ.setdefault("PROVIDERS__ENABLE_AIRFLOW_SECRETS", "false")
@@ -60,6 +65,10 @@ def effective_write_disposition(project: Project, source: Source) -> str:
     return "append"
 
 
+def on_duplicate_keys(project: Project, source: Source) -> str:
+    return source.on_duplicate_keys or project.config.defaults.on_duplicate_keys
+
+
 def file_resource(project: Project, source: Source, paths: list[Path], work_dir: Path, *, all_new: bool = False):
     """A dlt resource over ``paths``: one parquet file written by DuckDB in ``work_dir`` and imported
     into the load package (``work_dir`` should be on the pipeline's file system: dlt hard-links the file).
@@ -101,9 +110,16 @@ def file_resource(project: Project, source: Source, paths: list[Path], work_dir:
         rows = files.copy_to_parquet(source.options, paths, project.root, out, load_id=load_id,
                                      rename=naming.normalize_identifier, key=key)
         if disposition == "merge":
-            # with unique keys dlt's merge can skip its deduplication (a window over every staged row)
-            unique = files.keys_unique(out, [naming.normalize_identifier(k) for k in key])
-            dlt.current.resource().apply_hints(additional_table_hints={"x-stage-data-deduplicated": unique})
+            duplicates = files.deduplicate(source.options, paths, project.root, out, key=key,
+                                           rename=naming.normalize_identifier, load_id=load_id,
+                                           policy=on_duplicate_keys(project, source))
+            if duplicates.dropped:
+                rows -= duplicates.dropped
+                log.warning("source '%s': %d row(s) dropped: their primary key (%s) appears again later in this "
+                            "load; kept %s (on_duplicate_keys: keep_last; set fail to refuse such loads)",
+                            source.name, duplicates.dropped, ", ".join(key), duplicates.rule)
+            # one row per key now: dlt's merge skips its own deduplication (a window over every staged row)
+            dlt.current.resource().apply_hints(additional_table_hints={"x-stage-data-deduplicated": True})
         # the file's own schema (no rows) gives dlt the column types
         yield dlt.mark.with_file_import(str(out), "parquet", rows, hints=pq.read_schema(out).empty_table())
 
