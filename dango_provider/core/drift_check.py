@@ -8,6 +8,7 @@ raw table cannot show a removed column or a type change.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from dango_provider.core import governance_meta as meta
 from dango_provider.core.schema_diff import (
@@ -43,8 +44,18 @@ def merged(baseline: dict[str, TableSchema], current: dict[str, TableSchema]) ->
 
 
 def check_drift(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: str,
-                on_breaking: str, run_id: str | None) -> DriftOutcome:
-    meta.ensure(con)
+                on_breaking: str, run_id: str | None, journal: Path | None = None) -> DriftOutcome:
+    """Compare and record; with a ``journal`` directory the history is restored from it into a warehouse
+    that lost it, and saved to it after the change."""
+    meta.ensure(con, journal)
+    outcome = _check(con, source, source_schema, on_additive=on_additive, on_breaking=on_breaking, run_id=run_id)
+    if journal is not None:
+        meta.save_journal(con, journal)
+    return outcome
+
+
+def _check(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: str,
+           on_breaking: str, run_id: str | None) -> DriftOutcome:
     current = to_schemas(source_schema)
     stored = meta.current_baseline(con, source)
     if stored is None:
@@ -62,8 +73,11 @@ def check_drift(con, source: str, source_schema: dict[str, dict[str, str]], *, o
     return DriftOutcome(first_load=False, changes=changes, blocked=decision.blocked, pending_schema=target)
 
 
-def accept(con, source: str, pending_schema: dict, accepted_by: str) -> int:
+def accept(con, source: str, pending_schema: dict, accepted_by: str, journal: Path | None = None) -> int:
     """Accept a source's blocked changes: the pending schema becomes the baseline. Returns events accepted."""
-    meta.ensure(con)
+    meta.ensure(con, journal)
     meta.set_baseline(con, source, pending_schema, accepted_by)
-    return meta.accept_drift(con, source, accepted_by)
+    accepted = meta.accept_drift(con, source, accepted_by)
+    if journal is not None:
+        meta.save_journal(con, journal)
+    return accepted

@@ -1,14 +1,20 @@
 """Governance history in ``dango_meta``: schema baselines, drift events and PII findings.
 
 Plain SQL on a DB-API (DuckDB) connection held by a writer; sampled values are never stored.
+
+The history must outlive the warehouse file (deleted, restored from an old backup, rebuilt): after
+each change the three tables are saved as parquet files in the project's state directory (the
+journal), and ``ensure`` puts them back into a warehouse whose ``dango_meta`` lacks them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 
-from dango_provider.core.naming import Naming, quote_identifier
+from dango_provider.core.naming import Naming, quote_identifier, quote_literal
 
 META = Naming.meta_schema
 
@@ -31,8 +37,30 @@ CREATE TABLE IF NOT EXISTS {META}.pii_findings (
 """
 
 
-def ensure(con) -> None:
+HISTORY_TABLES = ("schema_baselines", "drift_events", "pii_findings")
+
+
+def ensure(con, journal: Path | None = None) -> None:
+    """Create the governance tables; a table this call creates is filled from the ``journal`` directory."""
+    existing = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ?", [META]).fetchall()}
     con.execute(DDL)
+    if journal is None:
+        return
+    for table in HISTORY_TABLES:
+        saved = journal / f"{table}.parquet"
+        if table not in existing and saved.exists():
+            con.execute(f"INSERT INTO {META}.{table} SELECT * FROM read_parquet({quote_literal(str(saved))})")
+
+
+def save_journal(con, journal: Path) -> None:
+    """Save the governance tables to ``journal`` (each file replaced atomically). Callers hold the write lock."""
+    journal.mkdir(parents=True, exist_ok=True)
+    for table in HISTORY_TABLES:
+        target = journal / f"{table}.parquet"
+        tmp = journal / f".{table}.parquet.tmp"
+        con.execute(f"COPY {META}.{table} TO {quote_literal(str(tmp))} (FORMAT parquet)")
+        os.replace(tmp, target)
 
 
 def raw_columns(con, source: str) -> list[tuple[str, str, str, str]]:

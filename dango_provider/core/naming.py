@@ -106,6 +106,11 @@ class Naming:
         return project_root / ".dango" / "state"
 
     @staticmethod
+    def governance_journal(project_root: Path) -> Path:
+        """Where governance history is kept outside the warehouse (survives a rebuilt warehouse)."""
+        return project_root / ".dango" / "state" / "governance"
+
+    @staticmethod
     def manifest_path(dbt_dir: Path) -> Path:
         return dbt_dir / "target" / "manifest.json"
 

@@ -51,6 +51,7 @@ class PIIScanOperator(SourceOperator):
         from dango_provider.config.model import effective_pii_policy
         from dango_provider.core import governance_meta as meta
         from dango_provider.core.governance_state import read_pii, write_pii
+        from dango_provider.core.naming import Naming
         from dango_provider.core.pii import build_analyzer, scan_table
         from dango_provider.sources.pipeline import source_state_dir
 
@@ -92,8 +93,10 @@ class PIIScanOperator(SourceOperator):
         with self.warehouse.write_lock(owner):
             con = self.warehouse.connect()
             try:
-                meta.ensure(con)
+                journal = Naming.governance_journal(project.root)
+                meta.ensure(con, journal)
                 meta.record_pii(con, source.name, findings, context["run_id"])
+                meta.save_journal(con, journal)
             finally:
                 con.close()
         write_pii(state_dir, state)

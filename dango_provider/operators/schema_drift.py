@@ -24,6 +24,7 @@ class SchemaDriftCheckOperator(SourceOperator):
         from dango_provider.config.model import effective_drift_policy
         from dango_provider.core.drift_check import check_drift
         from dango_provider.core.governance_state import block_for_drift
+        from dango_provider.core.naming import Naming
         from dango_provider.sources.pipeline import source_state_dir
 
         project, source = self.project, self.source
@@ -34,7 +35,8 @@ class SchemaDriftCheckOperator(SourceOperator):
             con = self.warehouse.connect()
             try:
                 outcome = check_drift(con, source.name, source_schema, on_additive=on_additive,
-                                      on_breaking=on_breaking, run_id=context["run_id"])
+                                      on_breaking=on_breaking, run_id=context["run_id"],
+                                      journal=Naming.governance_journal(project.root))
             finally:
                 con.close()
         if outcome.first_load:

@@ -19,6 +19,7 @@ from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.fingerprints import FingerprintStore, identify, loaded_digests
 from dango_provider.core.load_history import LoadRecord, record_loads
+from dango_provider.core.warehouse_identity import mismatch, replaced_since_last_load, warehouse_id, write_record
 from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
@@ -61,6 +62,8 @@ class ExtractResult:
     source_schema: dict[str, dict[str, str]] = field(default_factory=dict)
     #: the files are appended as they are (none of them was loaded before, as far as the state knows)
     plain_append: bool = False
+    #: everything was read again (full refresh, or a warehouse that lost what the state says it holds)
+    full_read: bool = False
 
 
 @dataclass
@@ -96,6 +99,16 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
         discard_unclaimed(working_dir, state_dir)
         existing = {p.name for p in normalized_packages(working_dir)}
         state_before = read_state(working_dir)
+        full_refresh = full_refresh or bool(interval and interval.full_refresh)
+        replaced = None if full_refresh else replaced_since_last_load(state_dir, warehouse.path)
+        if replaced and not source.is_file_source:
+            raise IngestError(
+                f"source '{source.name}': {replaced}; its stored cursor would skip the rows loaded before, so nothing "
+                f"was read. Run the source once with full_refresh (airflow dags trigger "
+                f"{Naming.ingest_dag_id(source.name)} --conf '{{\"full_refresh\": true}}')")
+        if replaced:
+            log.warning("source '%s': %s; every file is read again and loaded", source.name, replaced)
+            full_refresh = True
         try:
             if source.is_file_source:
                 result = _extract_files(project, source, pipeline, full_refresh=full_refresh)
@@ -111,6 +124,7 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
                              source.name, lookback)
                 interval = widened
                 result = _extract_dlt_source(project, source, pipeline, interval)
+            result.full_read = full_refresh
         except BaseException:
             discard_unclaimed(working_dir, state_dir)
             restore_state(working_dir, state_before)
@@ -274,6 +288,12 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                 except IngestError:
                     stash.repark(working_dir, load_ids)
                     raise
+            problem = _warehouse_problem(warehouse, state_dir, full_read=extracted.get("full_read", False))
+            if problem:
+                stash.repark(working_dir, load_ids)
+                raise IngestError(f"source '{source.name}': {problem}; nothing was loaded. Run the source once with "
+                                  f"full_refresh (airflow dags trigger {Naming.ingest_dag_id(source.name)} "
+                                  "--conf '{\"full_refresh\": true}'): it reads everything into this warehouse")
             previous_state = stash.apply_state(working_dir)
             pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
             try:
@@ -293,13 +313,26 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
         connection = warehouse.connect()
         try:
             record_loads(connection, records)
+            identity = warehouse_id(connection)
         finally:
             connection.close()
         stash.commit(working_dir, fingerprints(project, source).committed_path)
+        write_record(state_dir, identity, warehouse.path)
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
     return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,
                       started_at=started_at.isoformat(), finished_at=finished_at.isoformat(), lock_wait_seconds=waited)
+
+
+def _warehouse_problem(warehouse, state_dir: Path, *, full_read: bool) -> str | None:
+    """Why loading now would leave the warehouse without rows the source's state says it holds."""
+    if full_read:
+        return None
+    connection = warehouse.connect()
+    try:
+        return mismatch(state_dir, warehouse_id(connection))
+    finally:
+        connection.close()
 
 
 def _refuse_appending_twice(warehouse, source: Source, tables: dict[str, int], appended: list[str],
