@@ -105,8 +105,8 @@ def _new_project(csv_path: Path, workdir: Path, disposition: str) -> Path:
 def child_provider(csv_path: Path, workdir: Path, disposition: str, profile: bool, phase: str,
                    project_arg: str | None) -> dict:
     """phase both: extract + load in this process; extract / load: one of them (as two Airflow tasks do)."""
-    import duckdb
     import dlt  # noqa: F401
+    import duckdb
     import pyarrow  # noqa: F401
 
     from dango_provider.config.loader import load_project

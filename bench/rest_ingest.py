@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -66,7 +66,7 @@ def main() -> int:
     print(f"# rest_api ingest: {args.records:,} records in pages of {args.page_size:,}; {versions()}; "
           f"{code_version()}")
     print(f"# {import_mode()}")
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     with SaasServer(token=TOKEN) as server, tempfile.TemporaryDirectory(prefix="dango_bench_rest_") as tmp:
         server.api_auth = ("bearer", TOKEN)
         server.api["orders"] = [{"id": i, "updated_at": iso(start + timedelta(seconds=i)), "total": i * 0.5,

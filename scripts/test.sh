@@ -16,4 +16,7 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check uv==0.13.8
 python3 -m uv sync --frozen --inexact --extra test --quiet
 export SCARF_NO_ANALYTICS=true DO_NOT_TRACK=true
+# lint (pyflakes, pycodestyle, import order, bugbear) and types (config, core, sources), as pyproject.toml sets them
+"$repo/.venv/bin/ruff" check --quiet "$repo"
+"$repo/.venv/bin/mypy" --no-error-summary
 exec "$repo/.venv/bin/python" -m pytest -p no:cacheprovider --durations=25 "$@"

@@ -12,8 +12,8 @@ from dango_provider.cli.common import add_project_option, project_path
 def accept_command(project_path: Path, source_name: str, accepted_by: str | None) -> str:
     from dango_provider.config.loader import load_project
     from dango_provider.core.drift_check import accept
-    from dango_provider.core.naming import Naming
     from dango_provider.core.governance_state import describe_changes, drift_blocked, pending_schema, release_drift
+    from dango_provider.core.naming import Naming
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.settings import load_settings
     from dango_provider.sources.pipeline import source_state_dir

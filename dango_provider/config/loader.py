@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
-from dango_provider.core.secret_text import URL_CREDENTIALS_MESSAGE, env_name_problem, url_credentials
 from dango_provider.core.paths import inside, outside_message, pattern_problem, roots_from_environment
+from dango_provider.core.secret_text import URL_CREDENTIALS_MESSAGE, env_name_problem, url_credentials
 from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
 
 SOURCES_FILE_CANDIDATES = ("sources.yml", "sources.yaml", ".dango/sources.yml", ".dango/sources.yaml")
@@ -129,8 +129,8 @@ def load_sources_file(sources_file: Path) -> SourcesFile:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise DangoConfigError(f"malformed YAML: {exc.problem or exc}", file=file, line=line) from exc
+        problem_line = mark.line + 1 if mark else None
+        raise DangoConfigError(f"malformed YAML: {exc.problem or exc}", file=file, line=problem_line) from exc
     except yaml.YAMLError as exc:
         raise DangoConfigError(f"malformed YAML: {exc}", file=file) from exc
     if data is None:
@@ -170,7 +170,7 @@ def _secrets_in(value: Any, loc: list) -> list[tuple[list, str]]:
     return found
 
 
-def _to_config_error(err: dict[str, Any], node: yaml.Node | None, file: str, data: dict) -> DangoConfigError:
+def _to_config_error(err: Any, node: yaml.Node | None, file: str, data: dict) -> DangoConfigError:
     loc = list(err["loc"])
     ctx_error = (err.get("ctx") or {}).get("error")
     if isinstance(ctx_error, DuplicateSourceName):
@@ -281,7 +281,7 @@ def _line_of(node: yaml.Node | None, loc: list) -> int | None:
 def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tuple[Path, ...]) -> None:
     """Every path the file names must resolve inside the project directory or an allowed data root, and
     no file pattern may climb out of its directory (each matched file is checked again when read)."""
-    checks: list[tuple[list, str, str | None]] = [  # (location, what, path text or None for a pattern)
+    checks: list[tuple[list, str, str]] = [  # (location, what, path as written)
         (["warehouse", "path"], "warehouse.path", config.warehouse.path),
         (["dbt", "project_dir"], "dbt.project_dir", config.dbt.project_dir),
     ]
@@ -292,14 +292,13 @@ def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tup
             if options.url:
                 continue
             key = "bucket_url" if options.bucket_url else "directory"
-            checks.append((["sources", index, source.type, key], key, options.local_directory))
+            checks.append((["sources", index, source.type, key], key, options.local_directory or ""))
             patterns.append((["sources", index, source.type, "file_glob" if options.file_glob else "file_pattern"],
                              options.pattern))
         elif source.is_file_source:
             checks.append((["sources", index, source.type, "directory"], "directory", options.directory))
             patterns.append((["sources", index, source.type, "file_pattern"], options.file_pattern))
     errors = []
-    node = None
     for loc, what, written in checks:
         candidate = Path(written).expanduser()
         target = candidate if candidate.is_absolute() else root / candidate

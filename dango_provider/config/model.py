@@ -68,7 +68,7 @@ class FilesystemOptions(LocalFilesOptions):
     """Files from a local path or glob, or from an fsspec URL (``s3://``, ``gs://``, ``memory://`` ...)
     when the user has that fsspec driver installed. ``bucket_url`` is dlt's name for ``directory``."""
 
-    directory: str | None = None
+    directory: str | None = None  # type: ignore[assignment]  # optional here: bucket_url may stand instead
     bucket_url: str | None = None
     file_glob: str | None = Field(default=None, description="dlt's name for file_pattern; '**' recurses.")
 
@@ -356,7 +356,7 @@ class DuplicateSourceName(ValueError):
 
 
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES = (
+_CRON_NAMES: tuple[dict[str, int], ...] = (
     {},
     {},
     {},
@@ -375,8 +375,9 @@ def _cron_field_ok(text: str, low: int, high: int, names: dict[str, int]) -> boo
         bounds = span.split("-")
         if len(bounds) > 2:
             return False
-        values = [names.get(b, int(b) if b.isdigit() else None) for b in bounds]
-        if any(v is None or not low <= v <= high for v in values) or values != sorted(values):
+        found = [names.get(b, int(b) if b.isdigit() else None) for b in bounds]
+        values = [v for v in found if v is not None]
+        if len(values) < len(found) or any(not low <= v <= high for v in values) or values != sorted(values):
             return False
     return True
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -161,10 +161,10 @@ def _entry_form(value: Any) -> str:
 
 
 EndpointEntry = Annotated[
-    Union[Annotated[str, Tag("path")], Annotated[Endpoint, Tag("dango")], Annotated[DltResource, Tag("dlt")]],
+    Annotated[str, Tag("path")] | Annotated[Endpoint, Tag("dango")] | Annotated[DltResource, Tag("dlt")],
     Discriminator(_entry_form)]
 ResourceEntry = Annotated[
-    Union[Annotated[str, Tag("path")], Annotated[DltResource, Tag("dlt")]],
+    Annotated[str, Tag("path")] | Annotated[DltResource, Tag("dlt")],
     Discriminator(lambda value: "path" if isinstance(value, str) else "dlt")]
 
 
@@ -234,9 +234,9 @@ class RestApiOptions(HttpOptions):
             for name, value in self.headers.items() if (match := _SECRET_HEADER.match(value)))
         if self.auth is not None:
             a = self.auth
-            kind = "http_basic" if a.type == "basic" else a.type
+            nested: AuthKind = "http_basic" if a.type == "basic" else a.type
             return AuthSpec(
-                kind=kind, conn_id=self.conn_id, token=_env(a.token_env, "auth.token_env"),
+                kind=nested, conn_id=self.conn_id, token=_env(a.token_env, "auth.token_env"),
                 api_key=_env(a.api_key_env, "auth.api_key_env"), api_key_name=a.name, api_key_location=a.location,
                 username=_env(a.username_env, "auth.username_env"),
                 password=_env(a.password_env, "auth.password_env"),
@@ -309,7 +309,8 @@ STRIPE_ENDPOINTS = ("customers", "charges", "invoices", "subscriptions", "produc
                     "refunds", "balance_transactions", "disputes", "payouts", "coupons", "events")
 STRIPE_DEFAULT_ENDPOINTS = ("customers", "charges", "invoices", "subscriptions", "products", "prices",
                             "payment_intents")
-GITHUB_ENDPOINTS = ("issues", "pull_requests", "commits")
+GithubEndpoint = Literal["issues", "pull_requests", "commits"]
+GITHUB_ENDPOINTS: tuple[GithubEndpoint, ...] = ("issues", "pull_requests", "commits")
 HUBSPOT_OBJECTS = ("contacts", "companies", "deals", "tickets", "products", "quotes", "line_items")
 HUBSPOT_DEFAULT_OBJECTS = ("contacts", "companies", "deals", "tickets")
 
@@ -386,7 +387,7 @@ class GithubOptions(_PresetOptions):
     repos: list[str] = Field(default_factory=list)
     access_token_env: EnvName | None = Field(
         default=None, description="Environment variable with the token; GITHUB_ACCESS_TOKEN without conn_id.")
-    endpoints: list[Literal["issues", "pull_requests", "commits"]] | None = None
+    endpoints: list[GithubEndpoint] | None = None
     base_url: str = "https://api.github.com"
 
     @model_validator(mode="after")

@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from dango_provider.core.naming import Naming
-from dango_provider.offline import TELEMETRY_OFF
 from dango_provider.exceptions import DbtRunError
+from dango_provider.offline import TELEMETRY_OFF
 
 
 def dbt_executable() -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from dango_provider.core import governance_meta as meta
 from dango_provider.core.schema_diff import (
     ColumnSpec,
+    Policy,
     TableSchema,
     decide,
     diff_schemas,
@@ -43,8 +44,8 @@ def merged(baseline: dict[str, TableSchema], current: dict[str, TableSchema]) ->
     return {**baseline, **current}
 
 
-def check_drift(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: str,
-                on_breaking: str, run_id: str | None, journal: Path | None = None) -> DriftOutcome:
+def check_drift(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: Policy,
+                on_breaking: Policy, run_id: str | None, journal: Path | None = None) -> DriftOutcome:
     """Compare and record; with a ``journal`` directory the history is restored from it into a warehouse
     that lost it, and saved to it after the change."""
     meta.ensure(con, journal)
@@ -54,8 +55,8 @@ def check_drift(con, source: str, source_schema: dict[str, dict[str, str]], *, o
     return outcome
 
 
-def _check(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: str,
-           on_breaking: str, run_id: str | None) -> DriftOutcome:
+def _check(con, source: str, source_schema: dict[str, dict[str, str]], *, on_additive: Policy,
+           on_breaking: Policy, run_id: str | None) -> DriftOutcome:
     current = to_schemas(source_schema)
     stored = meta.current_baseline(con, source)
     if stored is None:

@@ -2,5 +2,8 @@
 
 from __future__ import annotations
 
+#: a DuckDB connection configuration (duckdb.connect's ``config``)
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
+
 #: never download or auto-load an extension: the provider works offline
-OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+OFFLINE: DuckDBConfig = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}

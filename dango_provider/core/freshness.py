@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.core.governance_state import ready_info
@@ -17,7 +17,7 @@ class SourceFreshness:
     status: str  # fresh | warn | error
 
     def describe(self) -> str:
-        if self.loaded_at is None:
+        if self.loaded_at is None or self.age_seconds is None:
             return f"source '{self.source}' has never loaded"
         hours = self.age_seconds / 3600
         return f"source '{self.source}' last loaded {self.loaded_at.isoformat(timespec='seconds')} ({hours:.1f} h ago)"
@@ -32,7 +32,7 @@ def last_loaded(state_dir: Path) -> datetime | None:
 def evaluate(state_dirs: dict[str, Path], thresholds: dict[str, tuple[float | None, float | None]],
              now: datetime | None = None) -> list[SourceFreshness]:
     """One result per source that has a threshold; ``thresholds``: source -> (warn, error) seconds."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     results = []
     for source, (warn, error) in sorted(thresholds.items()):
         if warn is None and error is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.core.naming import Naming, quote_identifier, quote_literal
@@ -83,12 +83,12 @@ def set_baseline(con, source: str, schema: dict, accepted_by: str) -> None:
     con.execute(f"UPDATE {META}.schema_baselines SET current = false WHERE source = ? AND current", [source])
     con.execute(
         f"INSERT INTO {META}.schema_baselines VALUES (?, ?, ?, ?, true)",
-        [source, json.dumps(schema, sort_keys=True), datetime.now(timezone.utc), accepted_by],
+        [source, json.dumps(schema, sort_keys=True), datetime.now(UTC), accepted_by],
     )
 
 
 def record_drift(con, source: str, changes: list[dict], run_id: str | None) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for c in changes:
         accepted = c["action"] in ("evolve", "warn")
         con.execute(
@@ -103,13 +103,13 @@ def accept_drift(con, source: str, accepted_by: str) -> int:
     rows = con.execute(
         f"UPDATE {META}.drift_events SET accepted_by = ?, accepted_at = ? "
         f"WHERE source = ? AND accepted_at IS NULL RETURNING 1",
-        [accepted_by, datetime.now(timezone.utc), source],
+        [accepted_by, datetime.now(UTC), source],
     ).fetchall()
     return len(rows)
 
 
 def record_pii(con, source: str, findings: list[dict], run_id: str | None) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for f in findings:
         con.execute(
             f"INSERT INTO {META}.pii_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 DRIFT_BLOCKED = "drift_blocked.json"
@@ -34,7 +34,7 @@ def _write(path: Path, data: dict) -> None:
 
 def block_for_drift(state_dir: Path, changes: list[dict], pending_schema: dict) -> None:
     _write(state_dir / DRIFT_BLOCKED, {"changes": changes, "pending_schema": pending_schema,
-                                       "detected_at": datetime.now(timezone.utc).isoformat()})
+                                       "detected_at": datetime.now(UTC).isoformat()})
 
 
 def drift_blocked(state_dir: Path) -> list[dict] | None:
@@ -72,7 +72,7 @@ def read_pii(state_dir: Path) -> dict:
 
 def mark_ready(state_dir: Path, info: dict) -> None:
     """Record that a source loaded and its staging models exist (with the time of that load)."""
-    _write(state_dir / READY, {**info, "ready_at": datetime.now(timezone.utc).isoformat()})
+    _write(state_dir / READY, {**info, "ready_at": datetime.now(UTC).isoformat()})
 
 
 def ready_info(state_dir: Path) -> dict | None:

@@ -8,8 +8,8 @@ file) is resolved, symlinks included, and must land inside one of these roots. P
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
-from typing import Iterable, Sequence
 
 #: the environment form of ``[dango] allowed_data_roots``: absolute paths separated by ``os.pathsep`` or commas
 ALLOWED_ROOTS_ENV = "AIRFLOW__DANGO__ALLOWED_DATA_ROOTS"

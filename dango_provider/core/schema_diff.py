@@ -179,7 +179,7 @@ def _numeric_change(old: _Numeric, new: _Numeric) -> TypeChange:
                                                          f"{old.name}, so values would be rounded")
         return TypeChange("type_narrowed", BREAKING, f"{old.name} values are approximate and may have fractions "
                                                      f"or magnitudes that {new.name} cannot hold exactly")
-    if old.lo is None:  # BIGNUM
+    if old.lo is None or old.hi is None:  # BIGNUM
         return TypeChange("type_narrowed", BREAKING, f"{new.name} cannot hold every {old.name} value")
     if new.float_bits is not None:
         if old.scale:
@@ -192,7 +192,7 @@ def _numeric_change(old: _Numeric, new: _Numeric) -> TypeChange:
     problems = []
     if new.scale < old.scale:
         problems.append(f"the digits after the point drop from {old.scale} to {new.scale}, so values would be rounded")
-    if new.lo is not None and (old.lo < new.lo or old.hi > new.hi):
+    if new.lo is not None and new.hi is not None and (old.lo < new.lo or old.hi > new.hi):
         problems.append(f"{new.name} holds {_holds(new)} where {old.name} holds {_holds(old)}, "
                         "so some values would not fit")
     if not problems:
@@ -451,7 +451,7 @@ def diff_schemas(
 
 def summarize(changes: Iterable[SchemaChange]) -> dict[str, int]:
     """Counts per change class: ``{"additive": a, "breaking": b, "total": a + b}``."""
-    counts = {ADDITIVE: 0, BREAKING: 0}
+    counts: dict[str, int] = {ADDITIVE: 0, BREAKING: 0}
     for change in changes:
         counts[change.change_class] += 1
     return {**counts, "total": counts[ADDITIVE] + counts[BREAKING]}

@@ -9,7 +9,7 @@ here (no time zone library needed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.core.duckdb_config import OFFLINE
@@ -37,7 +37,7 @@ class ServingData:
 
 
 def _utc(epoch_us: int | None) -> datetime | None:
-    return None if epoch_us is None else datetime.fromtimestamp(epoch_us / 1_000_000, tz=timezone.utc)
+    return None if epoch_us is None else datetime.fromtimestamp(epoch_us / 1_000_000, tz=UTC)
 
 
 def _meta_tables(con) -> set[str]:
@@ -126,7 +126,7 @@ def read_serving_copy(path: Path, *, max_loads: int = 30) -> ServingData:
     data = ServingData(path=path, exists=path.is_file())
     if not data.exists:
         return data
-    data.published_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    data.published_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     try:
         con = duckdb.connect(str(path), read_only=True, config=OFFLINE)
     except duckdb.Error as exc:

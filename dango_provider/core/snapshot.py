@@ -77,9 +77,9 @@ def publish(warehouse: Path, target: Path, *, storage_version: str = SERVING_STO
         method = _write_copy(duckdb, warehouse, tmp, storage_version)
         check = duckdb.connect(str(tmp), read_only=True, config=OFFLINE)
         try:
-            tables = check.execute(
+            (tables,) = check.execute(
                 "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('information_schema', 'pg_catalog')"
-            ).fetchone()[0]
+            ).fetchone() or (0,)
             copy_version = database_storage_version(check)
         finally:
             check.close()

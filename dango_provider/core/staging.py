@@ -110,7 +110,7 @@ def sources_yml(source: str, tables: list[str], description: str | None = None,
         ],
     }
     if freshness and freshness.get("loaded_at_field"):
-        entry = doc["sources"][0]
+        entry: dict = doc["sources"][0]  # type: ignore[index]  # the literal above
         entry["loaded_at_field"] = freshness["loaded_at_field"]
         entry["freshness"] = {k: dbt_period(freshness[k]) for k in ("warn_after", "error_after") if freshness.get(k)}
     return f"# {MARKER} schema={_digest(doc)}\n" + yaml.safe_dump(_literal_strings(doc), sort_keys=False)
@@ -120,7 +120,7 @@ def model_yml(table: RawTable) -> str:
     key_columns = [snake_case(k) for k in table.primary_key]
     columns = []
     for name, data_type in table.user_columns:
-        column = {"name": snake_case(name), "data_type": data_type}
+        column: dict[str, str | list[str]] = {"name": snake_case(name), "data_type": data_type}
         if len(key_columns) == 1 and snake_case(name) == key_columns[0]:
             column["data_tests"] = ["unique", "not_null"]
         elif snake_case(name) in key_columns:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.core.naming import Naming
@@ -28,7 +28,7 @@ def warehouse_id(con) -> str:
     if row:
         return row[0]
     new = uuid.uuid4().hex
-    con.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", [new, datetime.now(timezone.utc)])
+    con.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", [new, datetime.now(UTC)])
     return new
 
 

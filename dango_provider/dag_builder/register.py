@@ -6,11 +6,13 @@ file, line and field, instead of DAGs that silently vanish.
 
 from __future__ import annotations
 
-from typing import Any, MutableMapping
+from collections.abc import MutableMapping
+from typing import Any
 
 from dango_provider.dag_builder.build import build_dags
+from dango_provider.settings import load_configured_project as load_project
+from dango_provider.settings import resolve_project_dir
 from dango_provider.sources.names import check_names
-from dango_provider.settings import load_configured_project as load_project, resolve_project_dir
 
 
 def register(namespace: MutableMapping[str, Any], project_dir: str | None = None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from dango_provider.exceptions import DangoError
 from dango_provider.hooks.warehouse import Warehouse
 from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
 
-
 MEMORY_LIMIT = "256MB"
 
 

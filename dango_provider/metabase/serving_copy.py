@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.core.duckdb_config import OFFLINE
@@ -41,7 +41,7 @@ def read_serving_copy(path: Path) -> ServingCopy:
     import duckdb
 
     stat = path.stat()
-    published = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=timezone.utc).isoformat()
+    published = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC).isoformat()
     con = duckdb.connect(str(path), read_only=True, config=OFFLINE)
     try:
         rows = con.execute(

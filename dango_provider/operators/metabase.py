@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -35,10 +36,10 @@ class MetabaseRefreshOperator(BaseOperator):
         self.metabase_conn_id = metabase_conn_id
 
     def execute(self, context: Context) -> dict | None:
-        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.snapshot import serving_path
         from dango_provider.metabase.provision import refresh_metabase
         from dango_provider.metabase.settings import MetabaseSettings
+        from dango_provider.settings import load_configured_project as load_project
 
         try:
             connection = BaseHook.get_connection(self.metabase_conn_id)

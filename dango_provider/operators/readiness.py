@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
@@ -29,8 +30,8 @@ class SourcesReadyOperator(BaseOperator):
         self.project_dir = project_dir
 
     def execute(self, context: Context) -> list[str]:
-        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.governance_state import is_ready
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.sources.pipeline import source_state_dir
 
         project = load_project(self.project_dir)

@@ -51,11 +51,11 @@ class GenerateStagingOperator(SourceOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest
+        from dango_provider.core.governance_state import mark_ready
         from dango_provider.core.lock import warehouse_lock
         from dango_provider.core.staging import RawTable, staging_files, write_staging
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
-        from dango_provider.core.governance_state import mark_ready
         from dango_provider.sources.pipeline import DUCKDB_TYPES, pipeline_for, source_state_dir
 
         project, source = self.project, self.source

@@ -59,11 +59,10 @@ def _message(request: Request, title: str, message: str, hint: str = "", status_
 
 def _last_runs(dag_ids: list[str], user) -> dict[str, dict]:
     """The newest run of each of ``dag_ids`` that ``user`` may read, from Airflow's metadata database."""
-    from sqlalchemy import func, select
-
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import func, select
 
     with create_session() as session:
         readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
@@ -85,7 +84,8 @@ def build_overview(request: Request, user) -> dict[str, Any]:
     from dango_provider.core.naming import Naming
     from dango_provider.exceptions import DangoError
     from dango_provider.plugins.overview import collect_overview, config_error_overview
-    from dango_provider.settings import load_configured_project as load_project, resolve_project_dir
+    from dango_provider.settings import load_configured_project as load_project
+    from dango_provider.settings import resolve_project_dir
 
     project_dir = resolve_project_dir()
     try:
@@ -106,8 +106,8 @@ def build_overview(request: Request, user) -> dict[str, Any]:
 
 
 def _docs_dir() -> Path:
-    from dango_provider.settings import load_configured_project as load_project
     from dango_provider.core.naming import Naming
+    from dango_provider.settings import load_configured_project as load_project
     from dango_provider.settings import resolve_project_dir
 
     return Naming.docs_dir(load_project(resolve_project_dir()).warehouse_path)
@@ -176,9 +176,9 @@ def create_app() -> FastAPI:
     @app.get("/dags/{dag_id}")
     def dag_tab(request: Request, dag_id: str) -> Response:
         """The "Dango" tab of a DAG page: an ingest DAG shows its source's row of the overview."""
-        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.core.naming import Naming
         from dango_provider.exceptions import DangoError
+        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.settings import resolve_project_dir
 
         root = _app_root(request)

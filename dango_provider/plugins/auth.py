@@ -10,11 +10,10 @@ JSON API and other non-HTML requests get 401.
 
 from __future__ import annotations
 
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
-
-from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
 #: paths under the app's prefix that only ever answer JSON
 API_PREFIX = "/api/"

@@ -15,7 +15,6 @@ from dango_provider.plugins import pool_listener
 from dango_provider.plugins.asgi import LazyASGIApp
 from dango_provider.settings import load_settings
 
-
 disable_telemetry()  # every Airflow component loads this plugin: no usage telemetry from Cosmos, dbt or dlt
 
 

@@ -8,15 +8,15 @@ files under ``.dango/state`` and the read-only serving copy; never the live ware
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dango_provider.config.model import effective_freshness
 from dango_provider.core.governance_state import drift_blocked, ready_info
 from dango_provider.core.naming import Naming
+from dango_provider.core.serving_reader import ServingData, read_serving_copy
 from dango_provider.core.snapshot import serving_path
 from dango_provider.core.times import parse_utc
-from dango_provider.core.serving_reader import ServingData, read_serving_copy
 
 #: DAG run states shown as they are; anything else a source can be in is named below
 BLOCKED = "blocked by schema drift"
@@ -116,7 +116,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     """
     from dango_provider.sources.pipeline import source_state_dir
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     last_runs = last_runs or {}
     serving = serving or read_serving_copy(serving_path(project.warehouse_path))
     defaults = project.config.defaults
@@ -174,7 +174,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
 def config_error_overview(message: str, sources_file: str | None, now: datetime | None = None) -> dict[str, Any]:
     """The overview when sources.yml cannot be loaded: the loader's message and nothing else."""
     return {
-        "generated_at": now or datetime.now(timezone.utc),
+        "generated_at": now or datetime.now(UTC),
         "project": {"root": None, "sources_file": sources_file, "error": message},
         "serving_copy": {"path": None, "exists": False, "published_at": None, "error": None},
         "sources": [],

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
 
@@ -42,5 +43,5 @@ class StateSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):
             return None
-        deadline = (datetime.now(timezone.utc) + timedelta(seconds=self.timeout)).isoformat()
+        deadline = (datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat()
         self.defer(trigger=self.trigger(deadline), method_name="execute_complete")

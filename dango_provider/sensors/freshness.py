@@ -26,8 +26,8 @@ class FreshnessSensor(StateSensor):
     ui_color = "#d6eaf8"
 
     def _inputs(self):
-        from dango_provider.settings import load_configured_project as load_project
         from dango_provider.config.model import effective_freshness
+        from dango_provider.settings import load_configured_project as load_project
 
         project = load_project(self.project_dir)
         thresholds = {}

@@ -31,7 +31,7 @@ import os
 import re
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +85,15 @@ def import_source_module(project: Project, name: str):
     search = [str(d) for d in (project.root / CUSTOM_SOURCES_DIR, project.root) if d.is_dir()]
     top = name.split(".")[0]
     spec = importlib.machinery.PathFinder.find_spec(top, search)
-    local = spec is not None and spec.origin not in (None, "namespace")  # a directory alone is no module
-    if local and not inside(Path(spec.origin), project.roots):
-        raise IngestError(f"dlt_native.source_module: "
-                          + outside_message(f"module '{name}'", spec.origin, Path(spec.origin), project.roots))
+    origin = spec.origin if spec is not None and spec.origin != "namespace" else None  # a directory is no module
+    local = origin is not None
+    if origin is not None and not inside(Path(origin), project.roots):
+        raise IngestError("dlt_native.source_module: "
+                          + outside_message(f"module '{name}'", origin, Path(origin), project.roots))
     cached = sys.modules.get(top)
     if local and cached is not None and _installed(cached):
         raise IngestError(
-            f"{spec.origin} has the name of the installed module '{top}', which is already imported; "
+            f"{origin} has the name of the installed module '{top}', which is already imported; "
             "rename the file (and dlt_native.source_module)"
         )
     failure = None
@@ -231,8 +232,8 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(value.timestamp(), tz=timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(value.timestamp(), tz=UTC)
 
 
 def _describe(exc: BaseException) -> str:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import csv
 import glob
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from dango_provider.config.model import CsvOptions, FilesystemOptions, LocalFilesOptions, Source
-from dango_provider.core.duckdb_config import OFFLINE
+from dango_provider.core.duckdb_config import OFFLINE, DuckDBConfig
 from dango_provider.core.naming import quote_identifier, quote_literal
 from dango_provider.core.paths import inside, outside_message, pattern_problem
 from dango_provider.exceptions import SourceDataError
 
 FILE_COLUMN = "_dango_file"
 #: a bounded buffer pool; row order is not kept (a table has none), which lets DuckDB write in parallel
-_READER_CONFIG = {**OFFLINE, "memory_limit": "256MB", "threads": 2, "preserve_insertion_order": False}
+_READER_CONFIG: DuckDBConfig = {**OFFLINE, "memory_limit": "256MB", "threads": 2, "preserve_insertion_order": False}
 _ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
 _FORMATS_BY_SUFFIX = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                       ".parquet": "parquet", ".pq": "parquet"}
@@ -119,7 +119,7 @@ def read_sql(options: CsvOptions, files: list[Path], root: Path) -> str:
 
 
 def copy_to_parquet(options: CsvOptions, files: list[Path], root: Path, out: Path, *, load_id: str,
-                    rename: Callable[[str], str], key: list[str] = ()) -> int:
+                    rename: Callable[[str], str], key: Sequence[str] = ()) -> int:
     """Write every row of ``files`` to the parquet file ``out``; return the number of rows.
 
     Columns are renamed by ``rename`` (unless two would get the same name: dlt then reports the clash)
@@ -195,7 +195,7 @@ def deduplicate(options: CsvOptions, files: list[Path], root: Path, out: Path, *
     con = duckdb.connect(config=_READER_CONFIG)
     try:
         rows, distinct = con.execute(f"SELECT count(*), count(DISTINCT ({', '.join(keys)})) "
-                                     f"FROM read_parquet({quote_literal(str(out))})").fetchone()
+                                     f"FROM read_parquet({quote_literal(str(out))})").fetchone() or (0, 0)
         if rows == distinct:
             return Duplicates(0, "")
         if policy == "fail":
@@ -260,7 +260,7 @@ def _diagnose(options: CsvOptions, files: list[Path], exc: Exception) -> SourceD
     return SourceDataError(f"cannot read {', '.join(str(f) for f in files)}: {first_line}")
 
 
-def _first_line_without(path: Path, options: CsvOptions, key: list[str]) -> int | None:
+def _first_line_without(path: Path, options: CsvOptions, key: Sequence[str]) -> int | None:
     """The line of the first data row of a csv file with an empty ``key`` field (None: not found)."""
     delimiter = options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     with path.open(newline="", encoding=_ENCODINGS[options.encoding]) as handle:

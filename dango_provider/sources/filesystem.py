@@ -20,9 +20,9 @@ file replaces the rows it loaded before; ``replace`` reads every file on every r
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from pathlib import PurePosixPath
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import FilesystemOptions, Source
@@ -122,11 +122,11 @@ def read_file(options: FilesystemOptions, item) -> Iterator:
     )
 
     file_url = item["file_url"]
-    fmt = files.file_format(options, PurePosixPath(item["file_name"]))
+    fmt = files.file_format(options, Path(PurePosixPath(item["file_name"]).name))
     if item.get("size_in_bytes") == 0:
         raise SourceDataError(f"{file_url}: the file is empty (0 bytes); remove it or give it a header and rows")
     if fmt == "csv":
-        kwargs = {"header": options.header, "encoding": options.encoding}
+        kwargs: dict[str, str | bool] = {"header": options.header, "encoding": options.encoding}
         if options.delimiter:
             kwargs["sep"] = options.delimiter
         batches = _read_csv_duckdb([item], chunk_size=CHUNK_ROWS, use_pyarrow=True, **kwargs)
@@ -161,7 +161,7 @@ def _incremental(project: Project, source: Source, interval: Interval):
     start = as_utc(source.start_date or project.config.defaults.start_date)
     end = None
     if interval.full_refresh:
-        end = datetime.now(timezone.utc)  # a mock cursor: the stored one stays where it was
+        end = datetime.now(UTC)  # a mock cursor: the stored one stays where it was
     elif interval.bounded:
-        start, end = as_utc(interval.start), as_utc(interval.end)
+        start, end = interval.bounds_utc
     return dlt.sources.incremental(CURSOR, initial_value=start, end_value=end, allow_external_schedulers=False)

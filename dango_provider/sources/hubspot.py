@@ -28,8 +28,8 @@ from dango_provider.sources.rest_api import (
     incremental,
     page_limit,
     parse_instant,
-    unix_ms,
     start_date,
+    unix_ms,
     window,
     write_disposition,
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from dango_provider.core.times import as_utc
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -21,12 +23,19 @@ class Interval:
     full_refresh: bool = False
 
     @property
+    def bounds_utc(self) -> tuple[datetime, datetime]:
+        """``(start, end)`` in UTC of a bounded interval."""
+        if self.start is None or self.end is None:
+            raise ValueError("the interval has no bounds")
+        return as_utc(self.start), as_utc(self.end)
+
+    @property
     def bounded(self) -> bool:
         return self.start is not None and self.end is not None and self.start < self.end
 
     def looking_back(self, days: int) -> Interval:
         """This interval with its start ``days`` earlier (``lookback_days``: late-arriving changes of the
         days before are read again and merged on the keys). Unbounded and full-refresh runs are unchanged."""
-        if not days or not self.bounded or self.full_refresh:
+        if not days or self.start is None or not self.bounded or self.full_refresh:
             return self
         return replace(self, start=self.start - timedelta(days=days))

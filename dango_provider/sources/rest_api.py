@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
@@ -37,7 +38,7 @@ from dango_provider.sources import rest_auth
 from dango_provider.sources.interval import Interval
 
 log = logging.getLogger(__name__)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def build(project: Project, source: Source, interval: Interval):
@@ -96,12 +97,12 @@ def window(interval: Interval, start: datetime, *, end_cap: datetime | None = No
     ``end_cap`` (a block's ``end_date``) bounds every window.
     """
     if interval.full_refresh:
-        moment = now or datetime.now(timezone.utc)
+        moment = now or datetime.now(UTC)
         # whole seconds, rounded up: the record created in the current second is read too
         end = moment.replace(microsecond=0) + (timedelta(seconds=1) if moment.microsecond else timedelta())
         win = Window(start, end, "full_refresh")
     elif interval.bounded:
-        win = Window(as_utc(interval.start), as_utc(interval.end), "interval")
+        win = Window(*interval.bounds_utc, "interval")
     else:
         win = Window(start, None, "continue")
     if end_cap is not None and (win.end is None or win.end > end_cap):
@@ -261,7 +262,7 @@ def _dlt_form_resource(entry: dict[str, Any], win: Window) -> dict[str, Any]:
         user = dict(user)
         given = user.pop("initial_value", None)
         user.pop("end_value", None)
-        fmt = user.pop("cursor_format", None) or ("unix" if isinstance(given, int) else "iso8601")
+        fmt: CursorFormat = user.pop("cursor_format", None) or ("unix" if isinstance(given, int) else "iso8601")
         cursor_path = user.pop("cursor_path")
         built = incremental(cursor_path, fmt, win, start_param=user.pop("start_param", None),
                             end_param=user.pop("end_param", None), row_order=user.pop("row_order", None),
@@ -274,8 +275,9 @@ def _dlt_form_resource(entry: dict[str, Any], win: Window) -> dict[str, Any]:
 
 def api_source(source: Source, options: HttpOptions, plan: ApiPlan):
     """dlt's ``rest_api_source`` of ``plan``, with the credentials read now and a retrying session."""
-    import dango_provider.sources.pipeline  # noqa: F401 - dlt's settings: no telemetry, no Airflow Variable lookups
     from dlt.sources.rest_api import rest_api_source
+
+    import dango_provider.sources.pipeline  # noqa: F401 - dlt's settings: no telemetry, no Airflow Variable lookups
 
     resolved = rest_auth.resolve(plan.auth, source=source.name, block=source.type)
     session = rest_auth.http_session(options, base_url=plan.base_url, resolved=resolved)
@@ -294,7 +296,7 @@ def api_source(source: Source, options: HttpOptions, plan: ApiPlan):
     names = ", ".join(str(r.get("name")) for r in plan.resources)
     log.info("source '%s': reading %s from %s, cursors %s (credentials: %s)", source.name, names, plan.base_url,
              plan.window, resolved.origin)
-    return rest_api_source(config, name=source.name)
+    return rest_api_source(config, name=source.name)  # type: ignore[arg-type]  # dlt's TypedDict, from the validated block
 
 
 def page_limit(value: int | None, maximum: int) -> int:

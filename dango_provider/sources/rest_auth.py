@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dango_provider.config.rest_api import AuthSpec, EnvVar, HttpOptions
@@ -56,7 +56,10 @@ class _SecretRedactor(logging.Filter):
 _REDACTOR = _SecretRedactor()
 
 
-def protect(value: str | None) -> str | None:
+_Text = TypeVar("_Text", str, None)
+
+
+def protect(value: _Text) -> _Text:
     """Register ``value`` as a secret: masked in Airflow task logs, redacted on the HTTP loggers."""
     if not value:
         return value
@@ -97,9 +100,7 @@ def resolve(spec: AuthSpec, *, source: str, block: str) -> ResolvedCredentials:
     """
     reader = _Reader(spec, source=source, block=block)
     headers = {name: reader.env(env) for name, env in spec.secret_headers}
-    kind = spec.kind
-    if kind is None:
-        kind = _connection_kind(reader.connection(), spec.conn_id, source) if spec.conn_id else "none"
+    kind: str = spec.kind or (_connection_kind(reader.connection(), spec.conn_id, source) if spec.conn_id else "none")
     auth = _authenticator(kind, spec, reader)
     return ResolvedCredentials(auth=auth, headers=headers, origin=reader.origin())
 
@@ -109,18 +110,20 @@ class _Reader:
 
     def __init__(self, spec: AuthSpec, *, source: str, block: str):
         self.spec, self.source, self.block = spec, source, block
-        self._conn = None
+        self._conn: Any = None
         self.variables: list[str] = []
 
     def connection(self):
         if self._conn is None:
-            self._conn = credentials.connection(self.spec.conn_id, source=self.source)
+            self._conn = credentials.connection(self.spec.conn_id or "", source=self.source)
             protect(self._conn.password)
         return self._conn
 
     def env(self, env: EnvVar) -> str:
         self.variables.append(env.name)
-        return protect(credentials.env_secret(env.name, source=self.source, field=f"{self.block}.{env.field}"))
+        value = credentials.env_secret(env.name, source=self.source, field=f"{self.block}.{env.field}")
+        protect(value)
+        return value
 
     def value(self, env: EnvVar | None, attribute: str, what: str) -> str:
         """The secret in ``env``, else the connection's ``attribute`` (``password`` or ``login``)."""
@@ -130,7 +133,7 @@ class _Reader:
             raise MissingCredentialsError(
                 f"source '{self.source}': {what} is needed but no environment variable names it and there is no "
                 f"conn_id; set one in the '{self.block}' block")
-        value = getattr(self.connection(), attribute)
+        value: str | None = getattr(self.connection(), attribute)
         if not value:
             raise MissingCredentialsError(
                 f"source '{self.source}': Airflow connection '{self.spec.conn_id}' has no {attribute} ({what})")
@@ -181,6 +184,7 @@ def _authenticator(kind: str, spec: AuthSpec, reader: _Reader):
         OAuth2ClientCredentials,
     )
 
+    auth: Any
     if kind == "none":
         return None
     if kind == "bearer":
@@ -223,8 +227,9 @@ def http_session(options: HttpOptions, *, base_url: str, resolved: ResolvedCrede
     client = Client(raise_for_status=False, request_timeout=options.timeout, request_max_attempts=options.max_attempts,
                     request_backoff_factor=options.backoff_factor, respect_retry_after_header=True)
     session = client.session
-    session.send = _Guard(session.send, base_url=base_url, headers=resolved.headers, attempts=options.max_attempts,
-                          origin=resolved.origin)
+    # the guard wraps requests' own send
+    session.send = _Guard(session.send, base_url=base_url, headers=resolved.headers,  # type: ignore[method-assign]
+                          attempts=options.max_attempts, origin=resolved.origin)
     return session
 
 

@@ -17,9 +17,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from dango_provider.core.lock import warehouse_lock
 

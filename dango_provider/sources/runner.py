@@ -12,17 +12,26 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.fingerprints import FingerprintStore, identify, loaded_digests
 from dango_provider.core.load_history import LoadRecord, record_loads
+from dango_provider.core.naming import Naming, quote_identifier
 from dango_provider.core.warehouse_identity import mismatch, replaced_since_last_load, warehouse_id, write_record
 from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
+from dango_provider.sources.pipeline import (
+    DUCKDB_TYPES,
+    effective_write_disposition,
+    file_resource,
+    pipeline_for,
+    pipelines_dir,
+    source_state_dir,
+)
 from dango_provider.sources.run_stash import (
     RunStash,
     discard_unclaimed,
@@ -31,15 +40,6 @@ from dango_provider.sources.run_stash import (
     read_state,
     restore_state,
     source_lock,
-)
-from dango_provider.core.naming import Naming, quote_identifier
-from dango_provider.sources.pipeline import (
-    DUCKDB_TYPES,
-    pipelines_dir,
-    effective_write_disposition,
-    file_resource,
-    pipeline_for,
-    source_state_dir,
 )
 
 log = logging.getLogger(__name__)
@@ -269,7 +269,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
     state_dir = source_state_dir(project, source)
     stash = RunStash(state_dir, run_id)
     with warehouse.write_lock(owner) as waited, source_lock(state_dir, owner=owner):
-        started_at = datetime.now(timezone.utc)  # the write window starts once the lock is held
+        started_at = datetime.now(UTC)  # the write window starts once the lock is held
         log.info("warehouse lock acquired after %.2fs", waited)
         working_dir = pipelines_dir(project) / Naming.pipeline_name(source.name)
         load_ids = stash.unpark(working_dir)
@@ -303,7 +303,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                 stash.repark(working_dir, load_ids)
                 raise IngestError(f"source '{source.name}': load into the warehouse failed: {_root_cause(exc)}") from exc
             load_ids = list(load_info.loads_ids)
-        finished_at = datetime.now(timezone.utc)
+        finished_at = datetime.now(UTC)
         records = [
             LoadRecord(source=source.name, table_name=table, rows=rows, load_id=",".join(load_ids),
                        files=len(extracted.get("files", [])), started_at=started_at, finished_at=finished_at,

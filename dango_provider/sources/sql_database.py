@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
@@ -116,7 +116,7 @@ def database_url(source: Source):
         credentials.mask(url.password)
         return _with_installed_driver(url), [s for s in (text, url.password) if s]
 
-    conn = credentials.connection(options.conn_id, source=source.name)
+    conn = credentials.connection(options.conn_id or "", source=source.name)
     extra = conn.extra_dejson or {}
     conn_type = (conn.conn_type or "").lower()
     driver = extra.get("sqlalchemy_scheme") or extra.get("sqlalchemy_driver") or DRIVERS.get(conn_type)
@@ -263,20 +263,25 @@ def _incremental(project: Project, source: Source, interval: Interval, table, cu
             else "date" if isinstance(column_type, sa.Date)
             else "number")
     naive = kind == "datetime" and not getattr(column_type, "timezone", False)
-    start = end = None
+    start: datetime | date | None = None
+    end: datetime | date | None = None
     if kind != "number":
+        first: datetime
+        last: datetime | None = None
         if interval.full_refresh:
-            start, end = _start_of(project, source), datetime.now(timezone.utc)
+            first, last = _start_of(project, source), datetime.now(UTC)
         elif interval.bounded:
-            start, end = as_utc(interval.start), as_utc(interval.end)
+            first, last = interval.bounds_utc
         else:
-            start = _start_of(project, source)
+            first = _start_of(project, source)
         if kind == "date":
-            start = start.date()
-            end = None if end is None else (end.date() if end.time() == time(0) else end.date() + timedelta(days=1))
+            start = first.date()
+            end = None if last is None else (last.date() if last.time() == time(0) else last.date() + timedelta(days=1))
         elif naive:
-            start = start.replace(tzinfo=None)
-            end = None if end is None else end.replace(tzinfo=None)
+            start = first.replace(tzinfo=None)
+            end = None if last is None else last.replace(tzinfo=None)
+        else:
+            start, end = first, last
     elif interval.bounded:
         log.info("source '%s': table %s: cursor %s is not a date or time; it continues from the stored cursor "
                  "instead of the data interval", source.name, table.name, cursor)

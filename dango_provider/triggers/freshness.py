@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -45,7 +46,7 @@ class FreshnessTrigger(BaseTrigger):
             if not stale:
                 yield TriggerEvent({"status": "fresh"})
                 return
-            if datetime.now(timezone.utc) >= deadline:
+            if datetime.now(UTC) >= deadline:
                 yield TriggerEvent({"status": "stale", "stale": [r.describe() for r in stale]})
                 return
             await asyncio.sleep(self.poll_interval)

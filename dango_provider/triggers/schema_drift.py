@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -40,7 +41,7 @@ class SchemaDriftTrigger(BaseTrigger):
             if not blocked:
                 yield TriggerEvent({"status": "released"})
                 return
-            if datetime.now(timezone.utc) >= deadline:
+            if datetime.now(UTC) >= deadline:
                 yield TriggerEvent({"status": "timeout", "blocked": blocked})
                 return
             await asyncio.sleep(self.poll_interval)

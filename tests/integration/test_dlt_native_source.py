@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from dango_provider.sources.interval import Interval
 from dango_provider.sources.runner import NothingToLoad
 from tests import ingest
 
-UTC = timezone.utc
+UTC = UTC
 TOKEN = "tok-5521-not-a-real-secret"
 
 FEED = '''

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from tests import ingest
 from tests.servers.saas import SaasServer, iso
 
 TOKEN = "sk_test_51DangoSecretToken9f3a"
-DAY1 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+DAY1 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY2 + timedelta(days=1)
 
@@ -231,7 +231,7 @@ def test_unbounded_run_continues_from_the_stored_cursor_which_intervals_leave_al
     starts = [r.param("created[gte]") for r in server.requests_to("/stripe/v1/customers")
               if r.param("starting_after") is None]  # the first page of each run
     cursor = str(int(at(DAY2, 5).timestamp()))
-    assert starts == [str(int(datetime(2024, 2, 15, tzinfo=timezone.utc).timestamp())), str(int(DAY1.timestamp())),
+    assert starts == [str(int(datetime(2024, 2, 15, tzinfo=UTC).timestamp())), str(int(DAY1.timestamp())),
                       cursor]
     assert query(root, "select count(*), count(distinct id) from raw_api.customers") == [(7, 7)]
 
@@ -251,7 +251,7 @@ def test_full_refresh_reads_everything_from_the_start_date_and_replaces_the_tabl
         ("cus_4", "old@example.com")]
     refresh = [r for r in server.requests_to("/stripe/v1/customers") if r.param("starting_after") is None][-1]
     assert refresh.param("created[gte]") == str(int(DAY1.timestamp()))  # the start date, not the stored cursor
-    assert int(refresh.param("created[lt]")) >= int(datetime.now(timezone.utc).timestamp())
+    assert int(refresh.param("created[lt]")) >= int(datetime.now(UTC).timestamp())
 
 
 # --- failures -----------------------------------------------------------------------------------------

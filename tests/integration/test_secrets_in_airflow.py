@@ -4,7 +4,7 @@ log line, no XCom, no rendered template field and no other row of Airflow's meta
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -42,7 +42,7 @@ def _log_files_containing(home, secret: str) -> list[str]:
 
 
 def test_api_token_and_database_password_never_leave_the_worker(tmp_path, airflow_home):
-    created = int(datetime(2024, 3, 1, 12, tzinfo=timezone.utc).timestamp())
+    created = int(datetime(2024, 3, 1, 12, tzinfo=UTC).timestamp())
     with SaasServer(token=API_TOKEN) as server, temporary_database() as database:
         server.stripe = {"customers": [{"id": f"cus_{i}", "object": "customer", "created": created + i,
                                         "email": f"c{i}@example.com"} for i in range(5)]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,10 +16,9 @@ from dango_provider.exceptions import IngestError, MissingCredentialsError
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import pipeline_for
 from dango_provider.sources.runner import NothingToLoad
-from tests import ingest
-from tests import pg
+from tests import ingest, pg
 
-UTC = timezone.utc
+UTC = UTC
 DAY1 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY2 = DAY1 + timedelta(days=1)
 DAY3 = DAY1 + timedelta(days=2)

@@ -148,6 +148,26 @@ def triggers_violations(index: PackageIndex) -> list[str]:
     return out
 
 
+#: what operators and sensors may import from the package (ARCHITECTURE.md: hooks, core, sources, triggers,
+#: and the layers below them); never the DAG builder, the plugin, the CLI or the Cosmos wiring
+TASK_LAYERS = ("operators", "sensors")
+TASK_ALLOWED = ("hooks", "core", "sources", "triggers", "config", "metabase", "exceptions", "settings", "offline",
+                "operators", "sensors")
+
+
+def task_layer_violations(index: PackageIndex) -> list[str]:
+    allowed = tuple(f"{index.root}.{layer}" for layer in TASK_ALLOWED)
+    out = []
+    for layer in TASK_LAYERS:
+        for module in index.in_layer(layer):
+            for imported, line in module.imports:
+                target = index.internal(imported) or (imported if imported.split(".")[0] == index.root else None)
+                if target and target != index.root and not any(target == a or target.startswith(a + ".")
+                                                                for a in allowed):
+                    out.append(f"{index.where(module, line)}: {module.name} imports {imported}")
+    return out
+
+
 def dag_builder_importers(index: PackageIndex) -> list[str]:
     dag_builder = f"{index.root}.dag_builder"
     allowed = (dag_builder, f"{index.root}.cli")
@@ -245,6 +265,10 @@ def test_triggers_import_only_core(index):
     assert triggers_violations(index) == []
 
 
+def test_operators_and_sensors_import_only_the_layers_below_them(index):
+    assert task_layer_violations(index) == []
+
+
 def test_only_cli_imports_dag_builder(index):
     assert dag_builder_importers(index) == []
 
@@ -309,6 +333,7 @@ def test_checkers_report_violations(tmp_path):
         ),
         "hooks/duckdb.py": "import duckdb\n",
         "operators/ingest.py": "from dango_provider.dag_builder import build\n",
+        "sensors/gate.py": "from dango_provider.hooks import duckdb\nfrom dango_provider.plugins import views\n",
         "cli/main.py": "from dango_provider.dag_builder import build\n",
         "dag_builder/build.py": "from dango_provider.dag_builder import helpers\n",
         "dag_builder/helpers.py": "",
@@ -332,6 +357,14 @@ def test_checkers_report_violations(tmp_path):
     ]
     assert triggers_violations(index) == [
         "dango_provider/triggers/freshness.py:2: dango_provider.triggers.freshness imports dango_provider.hooks.duckdb"
+    ]
+    assert task_layer_violations(index) == [
+        "dango_provider/operators/ingest.py:1: dango_provider.operators.ingest imports dango_provider.dag_builder.build",
+        "dango_provider/sensors/gate.py:2: dango_provider.sensors.gate imports dango_provider.plugins.views",
+    ]
+    assert task_layer_violations(index) == [
+        "dango_provider/operators/ingest.py:1: dango_provider.operators.ingest imports dango_provider.dag_builder.build",
+        "dango_provider/sensors/gate.py:2: dango_provider.sensors.gate imports dango_provider.plugins.views",
     ]
     assert dag_builder_importers(index) == [
         "dango_provider/operators/ingest.py:1: dango_provider.operators.ingest imports "

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,7 +32,7 @@ SOURCES = textwrap.dedent("""\
         csv: {directory: data/archive}
     """)
 
-T0 = datetime(2024, 5, 1, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 
 # Holds the live warehouse open read-write (DuckDB's own file lock) and the warehouse write lock (flock).
 HOLDER = textwrap.dedent("""\

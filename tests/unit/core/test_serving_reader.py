@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
 from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.core.serving_reader import read_serving_copy
 
-T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
 READER = "import sys, duckdb; c = duckdb.connect(sys.argv[1], read_only=True); print('reading', flush=True); sys.stdin.read()"
 
 

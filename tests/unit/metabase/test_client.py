@@ -29,6 +29,7 @@ from tests.unit.metabase.conftest import (
     publish_warehouse,
 )
 
+
 def calls(requests: list[dict]) -> list[str]:
     return [f"{r['method']} {r['path']}" for r in requests]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -54,7 +54,7 @@ sources:
     sql_database: {credentials_env: REPLICA_URL, schema: public}
 """
 
-T0 = datetime(2025, 3, 1, 6, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
 
 
 def state_dir(root: Path, source: str) -> Path:

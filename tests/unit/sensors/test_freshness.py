@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
@@ -18,7 +18,7 @@ def sensor(project):
 
 def _loaded(project, source, hours_ago):
     mark_ready(state_dir(project, source),
-               {"loaded_at": (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).isoformat()})
+               {"loaded_at": (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()})
 
 
 def test_fresh_and_warn_pass(tmp_path, caplog):

@@ -3,7 +3,7 @@ run plans (endpoints, pagination, cursors per interval, keys) as the APIs docume
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,8 +14,8 @@ from dango_provider.sources import github, hubspot, stripe
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.rest_api import latest_instant
 
-START = datetime(2024, 5, 1, tzinfo=timezone.utc)
-END = datetime(2024, 5, 2, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, tzinfo=UTC)
+END = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def load(write_sources, project_dir, source_type: str, block: str, *, extra: str = ""):
@@ -49,7 +49,7 @@ start_date: "2024-01-01"
     assert [r["name"] for r in plan.resources] == ["charges", "customers", "invoices"]
     assert plan.base_url == "https://api.stripe.com/v1"
     assert plan.auth == AuthSpec(kind="bearer", token=EnvVar("STRIPE_API_KEY", "stripe_secret_key_env"))
-    assert plan.window.start == datetime(2024, 1, 1, tzinfo=timezone.utc)  # the block's start_date wins
+    assert plan.window.start == datetime(2024, 1, 1, tzinfo=UTC)  # the block's start_date wins
 
 
 def test_stripe_dango_wizard_names_keep_their_table_names(write_sources, project_dir):
@@ -63,7 +63,7 @@ def test_stripe_dango_wizard_names_keep_their_table_names(write_sources, project
         "subscription": "subscriptions"}
     assert resources["subscription"]["endpoint"]["params"] == {"limit": 100, "status": "all"}
     # end_date bounds even a run without interval
-    assert resources["charge"]["endpoint"]["incremental"]["end_value"] == int(datetime(2024, 6, 1, tzinfo=timezone.utc)
+    assert resources["charge"]["endpoint"]["incremental"]["end_value"] == int(datetime(2024, 6, 1, tzinfo=UTC)
                                                                               .timestamp())
 
 
@@ -94,7 +94,7 @@ def test_stripe_default_endpoints_pagination_and_bounded_cursor(write_sources, p
 
 def test_stripe_start_date_falls_back_to_source_then_defaults(write_sources, project_dir):
     project, source = load(write_sources, project_dir, "stripe", "endpoints: [customers]", extra="start_date: 2023-03-03")
-    assert stripe.plan(project, source, Interval()).window.start == datetime(2023, 3, 3, tzinfo=timezone.utc)
+    assert stripe.plan(project, source, Interval()).window.start == datetime(2023, 3, 3, tzinfo=UTC)
     project, source = load(write_sources, project_dir, "stripe", "endpoints: [customers]")
     incremental = stripe.plan(project, source, Interval()).resources[0]["endpoint"]["incremental"]
     assert (incremental["initial_value"], incremental["end_value"]) == (1640995200, None)

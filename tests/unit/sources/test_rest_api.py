@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,8 +15,8 @@ from dango_provider.exceptions import DangoConfigError, MissingCredentialsError
 from dango_provider.sources import rest_api, rest_auth
 from dango_provider.sources.interval import Interval
 
-START = datetime(2024, 5, 1, tzinfo=timezone.utc)
-END = datetime(2024, 5, 2, tzinfo=timezone.utc)
+START = datetime(2024, 5, 1, tzinfo=UTC)
+END = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def load(write_sources, project_dir, block: str, *, extra: str = "", defaults: str = ""):
@@ -110,30 +110,30 @@ def test_unbounded_run_starts_at_the_source_start_date_and_continues_from_the_cu
 def test_unbounded_run_without_source_start_date_uses_defaults(write_sources, project_dir):
     project, source = load(write_sources, project_dir, ENDPOINT_WITH_CURSOR, defaults="{start_date: 2020-01-01}")
 
-    assert rest_api.plan(project, source, Interval()).window.start == datetime(2020, 1, 1, tzinfo=timezone.utc)
+    assert rest_api.plan(project, source, Interval()).window.start == datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def test_full_refresh_reads_from_the_start_date_to_now(write_sources, project_dir):
     project, source = load(write_sources, project_dir, ENDPOINT_WITH_CURSOR, extra="start_date: 2023-07-01")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     plan = rest_api.plan(project, source, Interval(START, END, full_refresh=True))
 
     assert plan.window.mode == "full_refresh"
-    assert plan.window.start == datetime(2023, 7, 1, tzinfo=timezone.utc)
-    assert before <= plan.window.end <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert plan.window.start == datetime(2023, 7, 1, tzinfo=UTC)
+    assert before <= plan.window.end <= datetime.now(UTC) + timedelta(seconds=1)
     assert plan.resources[0]["endpoint"]["incremental"]["end_param"] == "until"
 
 
 def test_window_caps_and_empty_ranges():
-    cap = datetime(2024, 5, 1, 12, tzinfo=timezone.utc)
+    cap = datetime(2024, 5, 1, 12, tzinfo=UTC)
     assert rest_api.window(Interval(), START, end_cap=cap) == rest_api.Window(START, cap, "continue")
     assert rest_api.window(Interval(START, END), START, end_cap=cap).end == cap
     late = rest_api.window(Interval(END, END + timedelta(days=1)), START, end_cap=cap)
     assert late.start == late.end == cap  # nothing to read, and still a valid dlt range
-    now = datetime(2024, 6, 1, 10, 0, 0, 250_000, tzinfo=timezone.utc)
+    now = datetime(2024, 6, 1, 10, 0, 0, 250_000, tzinfo=UTC)
     assert rest_api.window(Interval(full_refresh=True), START, now=now).end == datetime(2024, 6, 1, 10, 0, 1,
-                                                                                        tzinfo=timezone.utc)
+                                                                                        tzinfo=UTC)
 
 
 @pytest.mark.parametrize("fmt, start, end", [
@@ -143,12 +143,12 @@ def test_window_caps_and_empty_ranges():
     ("date", "2024-05-01", "2024-05-02"),
 ])
 def test_cursor_formats(fmt, start, end):
-    assert rest_api.cursor_value(datetime(2024, 5, 1, 6, 30, tzinfo=timezone.utc), fmt) == start
+    assert rest_api.cursor_value(datetime(2024, 5, 1, 6, 30, tzinfo=UTC), fmt) == start
     assert rest_api.cursor_value(END, fmt, end=True) == end
 
 
 def test_date_cursor_reads_every_day_a_window_touches():
-    assert rest_api.cursor_value(datetime(2024, 5, 2, 6, tzinfo=timezone.utc), "date", end=True) == "2024-05-03"
+    assert rest_api.cursor_value(datetime(2024, 5, 2, 6, tzinfo=UTC), "date", end=True) == "2024-05-03"
 
 
 def test_latest_instant_compares_iso_cursors_by_time_not_text():
@@ -156,7 +156,7 @@ def test_latest_instant_compares_iso_cursors_by_time_not_text():
     assert max(values) == "2024-01-01T00:00:58Z"  # text order is wrong here
     assert rest_api.latest_instant(values) == "2024-01-01T00:00:58.500Z"
     assert rest_api.latest_instant(["2024-01-01T01:00:00+01:00", "2024-01-01T00:30:00Z"]) == "2024-01-01T00:30:00Z"
-    assert rest_api.unix_ms(datetime(2024, 1, 1, 0, 0, 0, 123_000, tzinfo=timezone.utc)) == 1704067200123
+    assert rest_api.unix_ms(datetime(2024, 1, 1, 0, 0, 0, 123_000, tzinfo=UTC)) == 1704067200123
 
 
 def test_dlt_form_resources_get_the_window_on_their_cursor(write_sources, project_dir):
@@ -414,7 +414,7 @@ endpoints:
 def test_lookback_moves_only_the_start_of_a_bounded_interval():
     from dango_provider.sources.interval import Interval
 
-    start, end = datetime(2024, 3, 2, tzinfo=timezone.utc), datetime(2024, 3, 3, tzinfo=timezone.utc)
+    start, end = datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC)
     assert Interval(start, end).looking_back(2) == Interval(start - timedelta(days=2), end)
     assert Interval(start, end).looking_back(0) == Interval(start, end)
     assert Interval().looking_back(2) == Interval()  # a manual run continues from the stored cursor

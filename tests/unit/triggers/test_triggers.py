@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dango_provider.core.governance_state import block_for_drift, mark_ready, release_drift
 from dango_provider.triggers.freshness import FreshnessTrigger
@@ -26,7 +26,7 @@ def test_schema_drift_trigger_serializes_plain_kwargs(tmp_path):
 
 def test_schema_drift_trigger_fires_when_released(tmp_path):
     block_for_drift(tmp_path, [CHANGE], {})
-    deadline = (datetime.now(timezone.utc) + timedelta(seconds=30)).isoformat()
+    deadline = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
     trigger = SchemaDriftTrigger(state_dirs={"a": str(tmp_path)}, deadline=deadline, poll_interval=0.05)
 
     async def scenario():
@@ -42,18 +42,18 @@ def test_schema_drift_trigger_fires_when_released(tmp_path):
 def test_schema_drift_trigger_reports_changes_at_the_deadline(tmp_path):
     block_for_drift(tmp_path, [CHANGE], {})
     trigger = SchemaDriftTrigger(state_dirs={"a": str(tmp_path)},
-                                 deadline=datetime.now(timezone.utc).isoformat(), poll_interval=0.05)
+                                 deadline=datetime.now(UTC).isoformat(), poll_interval=0.05)
     assert asyncio.run(_first_event(trigger)) == {"status": "timeout", "blocked": {"a": [CHANGE]}}
 
 
 def test_freshness_trigger_reports_stale_then_fresh(tmp_path):
-    old = (datetime.now(timezone.utc) - timedelta(hours=3)).isoformat()
+    old = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
     mark_ready(tmp_path, {"loaded_at": old})
     stale = FreshnessTrigger(state_dirs={"a": str(tmp_path)}, thresholds={"a": [3600, 7200]},
-                             deadline=datetime.now(timezone.utc).isoformat(), poll_interval=0.05)
+                             deadline=datetime.now(UTC).isoformat(), poll_interval=0.05)
     event = asyncio.run(_first_event(stale))
     assert event["status"] == "stale"
     assert event["stale"][0].startswith(f"source 'a' last loaded {old[:19]}")
-    mark_ready(tmp_path, {"loaded_at": datetime.now(timezone.utc).isoformat()})
+    mark_ready(tmp_path, {"loaded_at": datetime.now(UTC).isoformat()})
     assert asyncio.run(_first_event(stale)) == {"status": "fresh"}
     assert stale.serialize()[0] == "dango_provider.triggers.freshness.FreshnessTrigger"
