@@ -40,7 +40,7 @@ def load_settings() -> DangoSettings:
     )
 
 
-def load_configured_project(path: str | os.PathLike):
+def load_configured_project(path: str | os.PathLike, *, isolate_sources: bool = False):
     """Load a project with the deployment's ``[dango] allowed_data_roots`` (in Airflow's processes)."""
     from dango_provider.config.loader import load_project
     from dango_provider.core.paths import parse_roots
@@ -50,7 +50,7 @@ def load_configured_project(path: str | os.PathLike):
         roots = parse_roots(load_settings().allowed_data_roots)
     except ValueError as exc:
         raise DangoConfigError(str(exc)) from None
-    return load_project(path, allowed_roots=roots)
+    return load_project(path, allowed_roots=roots, isolate_sources=isolate_sources)
 
 
 def resolve_project_dir(explicit: str | os.PathLike | None = None) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 @dataclass(frozen=True)
+class InvalidSource:
+    """A source entry that is left out: its position in the file, its name (when it has one) and why."""
+
+    index: int
+    name: str | None
+    errors: tuple[DangoConfigError, ...]
+
+    @property
+    def label(self) -> str:
+        return f"source '{self.name}'" if self.name else f"sources[{self.index}]"
+
+
+@dataclass(frozen=True)
 class Project:
     """A loaded project: its root directory, the file it came from and the typed configuration."""
 
@@ -47,6 +60,29 @@ class Project:
     config: SourcesFile
     #: directories outside the project that its paths may name ([dango] allowed_data_roots)
     allowed_roots: tuple[Path, ...] = ()
+    #: source entries left out because they are invalid (only when loaded with ``isolate_sources``)
+    invalid_sources: tuple[InvalidSource, ...] = ()
+
+    def _positions(self) -> list[int]:
+        """The position in the file of each entry of ``config.sources``."""
+        dropped = {x.index for x in self.invalid_sources}
+        return [i for i in range(len(self.config.sources) + len(dropped)) if i not in dropped]
+
+    def leave_out(self, problems: list[tuple[list, str]]) -> Project:
+        """This project without the source entries that ``problems`` (location, message; positions in
+        ``config.sources``) point into; a problem outside the entries raises with file, line and field."""
+        if not problems:
+            return self
+        positions = self._positions()
+        in_file = [(loc if loc[0] != "sources" else ["sources", positions[loc[1]], *loc[2:]], message)
+                   for loc, message in problems]
+        file_level, invalid = isolate(self.sources_file, in_file, _raw_sources(self.sources_file))
+        if file_level:
+            raise located_errors(self.sources_file, file_level)
+        dropped = {i.index for i in invalid}
+        kept = [s for s, position in zip(self.config.sources, positions) if position not in dropped]
+        return replace(self, config=self.config.model_copy(update={"sources": kept}),
+                       invalid_sources=self.invalid_sources + tuple(invalid))
 
     @property
     def roots(self) -> tuple[Path, ...]:
@@ -100,22 +136,66 @@ def project_root_for(sources_file: Path) -> Path:
     return parent.parent if parent.name == ".dango" else parent
 
 
-def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None) -> Project:
+def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None, *,
+                 isolate_sources: bool = False) -> Project:
     """Load and check a project. ``allowed_roots``: directories outside the project that its paths may
-    name (``[dango] allowed_data_roots``); None reads them from the environment."""
+    name (``[dango] allowed_data_roots``); None reads them from the environment.
+
+    ``isolate_sources``: an error inside one source entry leaves that entry out (listed in
+    ``invalid_sources``) instead of failing the whole file; errors outside the entries still raise.
+    """
     sources_file = find_sources_file(path)
-    config = load_sources_file(sources_file)
+    config, invalid = _load(sources_file, isolate_entries=isolate_sources)
     root = project_root_for(sources_file)
     try:
         extra = roots_from_environment() if allowed_roots is None else tuple(Path(r).resolve() for r in allowed_roots)
     except ValueError as exc:
         raise DangoConfigError(str(exc)) from None
-    project = Project(root=root, sources_file=sources_file, config=config, allowed_roots=extra)
-    _check_paths(config, root, sources_file, project.roots)
-    return project
+    project = Project(root=root, sources_file=sources_file, config=config, allowed_roots=extra,
+                      invalid_sources=tuple(invalid))
+    problems = _path_problems(config, root, project.roots)
+    if not isolate_sources:
+        if problems:
+            raise located_errors(sources_file, problems)
+        return project
+    return project.leave_out(problems)
+
+
+def isolate(sources_file: Path, found: list[tuple[list, str]],
+            raw_sources: list) -> tuple[list[tuple[list, str]], list[InvalidSource]]:
+    """Split (location, message) problems into file-level ones and those of single source entries."""
+    node = yaml.compose(sources_file.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    file_level: list[tuple[list, str]] = []
+    grouped: dict[int, list[DangoConfigError]] = {}
+    for loc, message in found:
+        if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
+            grouped.setdefault(loc[1], []).append(DangoConfigError(
+                message, file=str(sources_file), line=_line_of(node, loc), field=_format_loc(loc)))
+        else:
+            file_level.append((loc, message))
+    invalid = [InvalidSource(index, _entry_name(raw_sources, index), tuple(errors))
+               for index, errors in sorted(grouped.items())]
+    return file_level, invalid
+
+
+def _entry_name(raw_sources: list, index: int) -> str | None:
+    entry = raw_sources[index] if 0 <= index < len(raw_sources) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _raw_sources(sources_file: Path) -> list:
+    data = yaml.load(sources_file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    sources = data.get("sources") if isinstance(data, dict) else None
+    return sources if isinstance(sources, list) else []
 
 
 def load_sources_file(sources_file: Path) -> SourcesFile:
+    """The typed configuration of a sources file; any error raises (file, line, field)."""
+    return _load(sources_file, isolate_entries=False)[0]
+
+
+def _load(sources_file: Path, *, isolate_entries: bool) -> tuple[SourcesFile, list[InvalidSource]]:
     file = str(sources_file)
     try:
         text = sources_file.read_text(encoding="utf-8")
@@ -139,15 +219,41 @@ def load_sources_file(sources_file: Path) -> SourcesFile:
         raise DangoConfigError(
             f"the file must be a mapping with a 'sources:' list, not {type(data).__name__}", file=file, line=1
         )
-    secrets = [DangoConfigError(message, file=file, line=_line_of(node, loc), field=_format_loc(loc))
-               for loc, message in _secrets_in(data, [])]
-    if secrets:
-        raise secrets[0] if len(secrets) == 1 else DangoConfigErrors(secrets)
-    try:
-        return SourcesFile.model_validate(data)
-    except ValidationError as exc:
-        errors = [_to_config_error(err, node, file, data) for err in exc.errors(include_url=False)]
-        raise (errors[0] if len(errors) == 1 else DangoConfigErrors(errors)) from exc
+    listed = data.get("sources")
+    raw_sources: list = listed if isinstance(listed, list) else []
+    positions = list(range(len(raw_sources)))  # position in the file of each entry still in ``current``
+    current: dict = data
+    invalid: list[InvalidSource] = []
+    problems = _secrets_in(data, [])
+    while True:
+        try:
+            config = SourcesFile.model_validate(current) if not problems else None
+        except ValidationError as exc:
+            config = None
+            problems = [(_error_loc(err, current), _to_config_error(err, node, file, current).message)
+                        for err in exc.errors(include_url=False)]
+        if config is not None:
+            return config, invalid
+        # locations of this round are positions in ``current``: map them back to the file
+        in_file = [(["sources", positions[loc[1]], *loc[2:]] if len(loc) >= 2 and loc[0] == "sources"
+                     and isinstance(loc[1], int) and loc[1] < len(positions) else loc, message)
+                   for loc, message in problems]
+        file_level, found = isolate(sources_file, in_file, raw_sources) if isolate_entries else (in_file, [])
+        if file_level or not found:
+            raise located_errors(sources_file, file_level or in_file)
+        invalid += found
+        dropped = {i.index for i in invalid}
+        positions = [i for i in range(len(raw_sources)) if i not in dropped]
+        current = {**data, "sources": [raw_sources[i] for i in positions]}
+        problems = []
+
+
+def _error_loc(err: Any, data: dict) -> list:
+    loc = list(err["loc"])
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, DuplicateSourceName):
+        loc = ["sources", ctx_error.index, "name"]
+    return _data_loc(loc, data, err["type"])
 
 
 def _secrets_in(value: Any, loc: list) -> list[tuple[list, str]]:
@@ -171,16 +277,10 @@ def _secrets_in(value: Any, loc: list) -> list[tuple[list, str]]:
 
 
 def _to_config_error(err: Any, node: yaml.Node | None, file: str, data: dict) -> DangoConfigError:
-    loc = list(err["loc"])
-    ctx_error = (err.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, DuplicateSourceName):
-        loc = ["sources", ctx_error.index, "name"]
     # pydantic adds the union member or validator name to a location; keep only real keys and indexes
-    loc = _data_loc(loc, data, err["type"])
-    line = _line_of(node, loc)
-    field = _format_loc(loc)
-    message = _message(err, loc, data)
-    return DangoConfigError(message, file=file, line=line, field=field or None)
+    loc = _error_loc(err, data)
+    return DangoConfigError(_message(err, loc, data), file=file, line=_line_of(node, loc),
+                            field=_format_loc(loc) or None)
 
 
 def _data_loc(loc: list, data: Any, kind: str) -> list:
@@ -278,9 +378,10 @@ def _line_of(node: yaml.Node | None, loc: list) -> int | None:
     return best
 
 
-def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tuple[Path, ...]) -> None:
+def _path_problems(config: SourcesFile, root: Path, roots: tuple[Path, ...]) -> list[tuple[list, str]]:
     """Every path the file names must resolve inside the project directory or an allowed data root, and
-    no file pattern may climb out of its directory (each matched file is checked again when read)."""
+    no file pattern may climb out of its directory (each matched file is checked again when read).
+    Returns (location, message) of each path that does not."""
     checks: list[tuple[list, str, str]] = [  # (location, what, path as written)
         (["warehouse", "path"], "warehouse.path", config.warehouse.path),
         (["dbt", "project_dir"], "dbt.project_dir", config.dbt.project_dir),
@@ -308,8 +409,7 @@ def _check_paths(config: SourcesFile, root: Path, sources_file: Path, roots: tup
         problem = pattern_problem(pattern)
         if problem:
             errors.append((loc, f"file pattern '{pattern}' {problem}"))
-    if errors:
-        raise located_errors(sources_file, errors)
+    return errors
 
 
 def located_errors(sources_file: Path, found: list[tuple[list, str]]) -> DangoConfigError:

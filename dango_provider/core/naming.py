@@ -66,6 +66,8 @@ class Naming:
 
     meta_schema = "dango_meta"
     transform_dag_id = "dango_transform"
+    #: never loaded: the placeholder that makes Airflow list the invalid source entries as an import error
+    invalid_sources_dag_id = "dango_invalid_sources"
     staging_schema = "staging"
     pipeline_prefix = "dango_"
 

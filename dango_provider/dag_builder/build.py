@@ -9,6 +9,7 @@ from airflow.sdk import DAG, Asset, AssetAny
 from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.naming import Naming
+from dango_provider.exceptions import DangoConfigError
 from dango_provider.settings import DangoSettings, load_settings
 
 
@@ -148,3 +149,22 @@ def build_dags(project: Project, settings: DangoSettings | None = None) -> dict[
     dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources}
     dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
     return dags
+
+
+class _InvalidSourcesDag(DAG):
+    """Never loaded: Airflow validates every DAG of a file before it keeps it, and this one fails its
+    validation with the errors of the source entries left out. Airflow then lists them as an import
+    error of the DAG file (the import errors view, ``airflow dags list-import-errors``) while the
+    file's other DAGs load as usual."""
+
+    def validate(self):
+        raise DangoConfigError(self.description or "invalid source entries")
+
+
+def invalid_sources_dag(project: Project) -> DAG:
+    lines = [str(error) for invalid in project.invalid_sources for error in invalid.errors]
+    left_out = ", ".join(invalid.label for invalid in project.invalid_sources)
+    text = (f"{len(project.invalid_sources)} source entr{'y' if len(project.invalid_sources) == 1 else 'ies'} of "
+            f"{project.sources_file} left out ({left_out}): their DAGs are not loaded; the other sources and "
+            f"{Naming.transform_dag_id} are.\n" + "\n".join(lines))
+    return _InvalidSourcesDag(dag_id=Naming.invalid_sources_dag_id, schedule=None, description=text)

@@ -1,7 +1,9 @@
-"""``register(globals())``: put a project's DAGs into a DAG file's namespace, strictly.
+"""``register(globals())``: put a project's DAGs into a DAG file's namespace.
 
-A bad sources.yml raises here, so Airflow shows it as an import error of the DAG file with the
-file, line and field, instead of DAGs that silently vanish.
+A mistake inside one source entry leaves out only that source's DAG: the other sources and
+``dango_transform`` load, and the mistake shows as an import error of the DAG file (file, line and
+field) through a placeholder DAG that fails Airflow's validation. A mistake outside the entries
+(malformed YAML, a bad ``warehouse`` block) raises here: the whole file is an import error.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from dango_provider.dag_builder.build import build_dags
+from dango_provider.core.naming import Naming
+from dango_provider.dag_builder.build import build_dags, invalid_sources_dag
 from dango_provider.settings import load_configured_project as load_project
 from dango_provider.settings import resolve_project_dir
-from dango_provider.sources.names import check_names
+from dango_provider.sources.names import name_problems
 
 
 def register(namespace: MutableMapping[str, Any], project_dir: str | None = None) -> dict[str, Any]:
-    project = load_project(resolve_project_dir(project_dir))
-    check_names(project)
+    project = load_project(resolve_project_dir(project_dir), isolate_sources=True)
+    project = project.leave_out(name_problems(project))
     dags = build_dags(project)
+    if project.invalid_sources:
+        dags[Naming.invalid_sources_dag_id] = invalid_sources_dag(project)
     namespace.update(dags)
     return dags

@@ -21,9 +21,16 @@ def naming_convention():
 def check_names(project: Project) -> None:
     """Raise DangoConfigError(s) naming file, line and field for every source or table name that dlt
     would store under another name, or under the name of another source."""
+    found = name_problems(project)
+    if found:
+        raise located_errors(project.sources_file, found)
+
+
+def name_problems(project: Project) -> list[tuple[list, str]]:
+    """(location, message) of each source or table name that dlt would not store one-to-one."""
     naming = naming_convention()
     found: list[tuple[list, str]] = []
-    stored: dict[str, tuple[int, str]] = {}
+    stored: dict[str, str] = {}
     for index, source in enumerate(project.config.sources):
         schema = Naming.raw_schema(source.name)
         normalized = naming.normalize_identifier(schema)
@@ -33,16 +40,15 @@ def check_names(project: Project) -> None:
                           f"'{schema}' (dlt rewrites repeated and trailing underscores); choose a name dlt keeps as "
                           "it is"))
         elif normalized in stored:
-            first, other = stored[normalized]
+            other = stored[normalized]
             found.append((["sources", index, "name"],
                           f"source name '{source.name}' is stored by dlt in schema '{normalized}', which source "
-                          f"'{other}' (sources[{first}]) uses; give the sources names that stay distinct"))
+                          f"'{other}' uses; give the sources names that stay distinct"))
         else:
-            stored[normalized] = (index, source.name)
+            stored[normalized] = source.name
         table = getattr(source.options, "table", None)
         if table and naming.normalize_table_identifier(table) != table:
             found.append((["sources", index, source.type, "table"],
                           f"table name '{table}' would be stored by dlt as "
                           f"'{naming.normalize_table_identifier(table)}'; choose a name dlt keeps as it is"))
-    if found:
-        raise located_errors(project.sources_file, found)
+    return found

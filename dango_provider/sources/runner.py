@@ -21,7 +21,7 @@ from dango_provider.core.fingerprints import FingerprintStore, identify, loaded_
 from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.core.naming import Naming, quote_identifier
 from dango_provider.core.warehouse_identity import mismatch, replaced_since_last_load, warehouse_id, write_record
-from dango_provider.exceptions import IngestError, MissingCredentialsError, SourceDataError
+from dango_provider.exceptions import DangoError, IngestError, MissingCredentialsError, SourceDataError
 from dango_provider.sources import files
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import (
@@ -288,7 +288,11 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                 except IngestError:
                     stash.repark(working_dir, load_ids)
                     raise
-            problem = _warehouse_problem(warehouse, state_dir, full_read=extracted.get("full_read", False))
+            try:
+                problem = _warehouse_problem(warehouse, state_dir, full_read=extracted.get("full_read", False))
+            except DangoError as exc:
+                stash.repark(working_dir, load_ids)
+                raise IngestError(f"source '{source.name}': load into the warehouse failed: {exc}") from exc
             if problem:
                 stash.repark(working_dir, load_ids)
                 raise IngestError(f"source '{source.name}': {problem}; nothing was loaded. Run the source once with "

@@ -61,7 +61,12 @@ def test_demo_dags_tasks_and_pools(airflow_home, demo_project):
     assert not (demo_project / "data" / "warehouse.duckdb").exists()
 
 
-def test_broken_sources_file_is_an_import_error_and_other_files_still_load(airflow_home, tmp_path, demo_project):
+def _json_list(output: str) -> list[dict]:
+    """The JSON list an ``airflow ... -o json`` command printed (after any log lines)."""
+    return json.loads(next(line for line in output.splitlines() if line.startswith("[{") or line == "[]"))
+
+
+def _dags_folder(tmp_path: Path, demo_project: Path) -> Path:
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "dango_dags.py").write_text((demo_project / "dags" / "dango_dags.py").read_text())
@@ -69,19 +74,53 @@ def test_broken_sources_file_is_an_import_error_and_other_files_still_load(airfl
         "from airflow.sdk import DAG\nfrom airflow.providers.standard.operators.empty import EmptyOperator\n"
         "with DAG('other_dag', schedule=None):\n    EmptyOperator(task_id='noop')\n"
     )
+    return dags
+
+
+def test_a_bad_source_entry_takes_out_only_its_dag(airflow_home, tmp_path, demo_project):
+    """One typo in one entry: that source's DAG is left out and listed as an import error of the DAG file
+    (file:line: field: message), while the other sources and the transform load; `airflow dags
+    list-import-errors` shows it after Airflow parsed the folder."""
+    dags = _dags_folder(tmp_path, demo_project)
+    sources = demo_project / "sources.yml"
+    original = sources.read_text()
+    env = airflow_env(airflow_home, demo_project, AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+    try:
+        sources.write_text(original.replace("primary_key: order_id", "primary_key: order_id\n    retention: 5"))
+        result = parse(dags, env)
+        run([str(BIN / "airflow"), "dags", "reserialize"], env)
+        listed = run([str(BIN / "airflow"), "dags", "list-import-errors", "-o", "json"], env, check=False)
+        active = run([str(BIN / "airflow"), "dags", "list", "-o", "json"], env)
+    finally:
+        sources.write_text(original)
+    assert result["dags"] == ["dango_ingest__customers", "dango_ingest__order_lines", "dango_ingest__products",
+                              "dango_transform", "other_dag"]
+    assert list(result["errors"]) == [str(dags / "dango_dags.py")]
+    error = result["errors"][str(dags / "dango_dags.py")]
+    line = next(i for i, text in enumerate(original.splitlines(), 1) if "primary_key: order_id" in text) + 1
+    assert f"1 source entry of {sources} left out (source 'orders'): their DAGs are not loaded" in error
+    assert f"{sources}:{line}: sources[2].retention: unknown key 'retention'" in error
+    assert "allowed keys here:" in error
+    cli_errors = _json_list(listed.stdout)
+    assert any(f"{sources}:{line}: sources[2].retention: unknown key 'retention'" in e["error"] for e in cli_errors)
+    assert {"dango_ingest__customers", "dango_transform", "other_dag"} <= {d["dag_id"] for d in _json_list(active.stdout)}
+    # the transform still depends on the three healthy sources
+    assert "dango_ingest__orders" not in result["tasks"]
+
+
+def test_a_broken_file_is_an_import_error_and_other_files_still_load(airflow_home, tmp_path, demo_project):
+    dags = _dags_folder(tmp_path, demo_project)
     sources = demo_project / "sources.yml"
     original = sources.read_text()
     try:
-        sources.write_text(original.replace("primary_key: order_id", "primary_key: order_id\n    retention: 5"))
+        sources.write_text(original.replace("sources:", "sources: [", 1))
         result = parse(dags, airflow_env(airflow_home, demo_project))
     finally:
         sources.write_text(original)
     assert result["dags"] == ["other_dag"]
     assert list(result["errors"]) == [str(dags / "dango_dags.py")]
-    error = result["errors"][str(dags / "dango_dags.py")]
-    line = next(i for i, text in enumerate(original.splitlines(), 1) if "primary_key: order_id" in text) + 1
-    assert f"{sources}:{line}: sources[2].retention: unknown key 'retention'" in error
-    assert "allowed keys here:" in error
+    assert f"{sources}:" in result["errors"][str(dags / "dango_dags.py")]
+    assert "malformed YAML" in result["errors"][str(dags / "dango_dags.py")]
 
 
 def test_provider_and_plugin_are_registered(airflow_home):
