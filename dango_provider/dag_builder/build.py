@@ -126,7 +126,9 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         freshness = FreshnessSensor(task_id="freshness", **waiting)
         staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
         rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool)
+        # publish what was built, also when nodes of a source that never loaded were left out (skipped)
+        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool,
+                                          trigger_rule="none_failed_min_one_success")
         # no pool: Metabase reads the serving copy, never the warehouse
         refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
         docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), pool=settings.pool)
@@ -141,6 +143,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready >> freshness
         gates >> staging
         staging >> rest >> publish >> refresh_metabase >> docs
+        staging >> publish
     return dag
 
 

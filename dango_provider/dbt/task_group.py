@@ -31,12 +31,31 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple
     profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
                             profiles_yml_filepath=dbt_dir / "profiles.yml")
     operator_args = {
+        "pre_execute": leave_out_not_ready,
         "pool": pool,
         "env": {**env, **TELEMETRY_OFF},
         "append_env": True,
         "install_deps": False,
     }
     return profile, operator_args
+
+
+def leave_out_not_ready(context) -> None:
+    """``pre_execute`` of every dbt task: skip a node that depends on a source that never loaded, saying
+    which (``sources_ready`` decided it), and keep the staging build off those sources' models."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    scope = context["ti"].xcom_pull(task_ids="sources_ready") or {}
+    task = context["task"]
+    select = str(getattr(task, "select", None) or "")
+    node = select.removeprefix("fqn:").rsplit(".", 1)[-1] if select.startswith("fqn:") else select
+    blocking = (scope.get("left_out") or {}).get(node)
+    if blocking:
+        raise AirflowSkipException(f"left out: {node} depends on source(s) not loaded yet: {', '.join(blocking)}")
+    if task.task_id == "dbt_staging" and scope.get("not_ready"):
+        extra = [f"path:models/staging/{name}" for name in scope["not_ready"]]
+        existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
+        task.exclude = [*existing, *extra]
 
 
 def _profile_name(dbt_dir: Path) -> str:

@@ -1,7 +1,8 @@
-"""First task of ``dango_transform``: run the dbt project only once every enabled source has loaded."""
+"""First task of ``dango_transform``: decide what this run builds from which sources have loaded."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +14,12 @@ if TYPE_CHECKING:
 
 
 class SourcesReadyOperator(BaseOperator):
-    """Skip the transform run (and so every dbt task) while some enabled source has never loaded.
+    """Build what is ready: the dbt nodes of sources that have loaded (and everything that depends only on
+    them); leave out, by name, the nodes that depend on a source that has never loaded. Skips, saying
+    why, when no source has loaded yet. Reads provider state and the manifest only; it never opens the
+    warehouse and holds no pool slot.
 
-    The dbt project references every source's staging model, so building it before each source has
-    loaded once would fail on models that do not exist yet. Reads provider state files only; it
-    never opens the warehouse and holds no pool slot. The run after the last first load builds all.
+    Returns ``{"ready": [...], "not_ready": [...], "left_out": {node: [sources]}}``; the dbt tasks read it.
 
     :param project_dir: the dango project directory (templated)
     """
@@ -29,18 +31,33 @@ class SourcesReadyOperator(BaseOperator):
         super().__init__(**kwargs)
         self.project_dir = project_dir
 
-    def execute(self, context: Context) -> list[str]:
+    def execute(self, context: Context) -> dict:
         from dango_provider.core.governance_state import is_ready
+        from dango_provider.core.naming import Naming
+        from dango_provider.core.transform_scope import left_out, unparseable_references
         from dango_provider.settings import load_configured_project as load_project
         from dango_provider.sources.pipeline import source_state_dir
 
-        project = load_project(self.project_dir)
-        names = [s.name for s in project.enabled_sources]
-        missing = [s.name for s in project.enabled_sources if not is_ready(source_state_dir(project, s))]
-        if missing:
+        project = load_project(self.project_dir, isolate_sources=True)
+        sources = project.enabled_sources
+        ready = [s.name for s in sources if is_ready(source_state_dir(project, s))]
+        not_ready = [s.name for s in sources if s.name not in ready]
+        if sources and not ready:
             raise AirflowSkipException(
-                "not building the dbt project yet: source(s) not loaded and staged yet: " + ", ".join(missing)
-                + "; the transform runs again when they load"
-            )
-        self.log.info("every enabled source has loaded: %s", ", ".join(names))
-        return names
+                "nothing to build: no source has loaded yet (" + ", ".join(not_ready) + "); the transform runs "
+                "again when one loads")
+        blocking = unparseable_references(project.dbt_dir, not_ready)
+        if blocking:
+            raise AirflowSkipException(
+                "not building yet: the dbt project refers to source(s) that have not loaded, so dbt cannot parse "
+                "it until they load once (" + ", ".join(not_ready) + "): "
+                + "; ".join(f"{file} uses {', '.join(names)}" for file, names in blocking.items()))
+        manifest_path = Naming.manifest_path(project.dbt_dir)
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        excluded = left_out(manifest, not_ready)
+        if not_ready:
+            self.log.warning("source(s) not loaded yet, left out of this run: %s", ", ".join(not_ready))
+            for node, blocking in excluded.items():
+                self.log.warning("left out: %s (depends on %s, not loaded yet)", node, ", ".join(blocking))
+        self.log.info("building from %d loaded source(s): %s", len(ready), ", ".join(ready) or "none")
+        return {"ready": ready, "not_ready": not_ready, "left_out": excluded}

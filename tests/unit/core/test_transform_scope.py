@@ -1,0 +1,59 @@
+"""Which dbt nodes a transform leaves out while a source has never loaded (pure, on manifest shapes)."""
+
+from __future__ import annotations
+
+from dango_provider.core.transform_scope import left_out
+
+
+def node(name: str, path: str, *parents: str) -> dict:
+    return {"name": name, "original_file_path": path, "depends_on": {"nodes": list(parents)}}
+
+
+MANIFEST = {
+    "sources": {"source.p.raw_shop.orders": {"source_name": "raw_shop"},
+                "source.p.raw_crm.accounts": {"source_name": "raw_crm"}},
+    "nodes": {
+        "model.p.stg_shop__orders": node("stg_shop__orders", "models/staging/shop/stg_shop__orders.sql",
+                                         "source.p.raw_shop.orders"),
+        "model.p.stg_crm__accounts": node("stg_crm__accounts", "models/staging/crm/stg_crm__accounts.sql",
+                                          "source.p.raw_crm.accounts"),
+        "model.p.orders_by_day": node("orders_by_day", "models/marts/orders_by_day.sql", "model.p.stg_shop__orders"),
+        "model.p.accounts_orders": node("accounts_orders", "models/marts/accounts_orders.sql",
+                                        "model.p.orders_by_day", "model.p.stg_crm__accounts"),
+        "model.p.raw_direct": node("raw_direct", "models/marts/raw_direct.sql", "source.p.raw_crm.accounts"),
+        "seed.p.countries": node("countries", "seeds/countries.csv"),
+        "test.p.not_null_accounts": node("not_null_accounts", "models/marts/x.yml", "model.p.accounts_orders"),
+    },
+}
+
+
+def test_nodes_downstream_of_a_source_that_never_loaded_are_left_out():
+    assert left_out(MANIFEST, ["crm"]) == {
+        "accounts_orders": ["crm"], "not_null_accounts": ["crm"], "raw_direct": ["crm"], "stg_crm__accounts": ["crm"],
+    }
+
+
+def test_every_source_ready_leaves_out_nothing():
+    assert left_out(MANIFEST, []) == {}
+    assert left_out({}, ["crm"]) == {}
+
+
+def test_a_node_names_every_source_it_waits_for():
+    assert left_out(MANIFEST, ["crm", "shop"])["accounts_orders"] == ["crm", "shop"]
+
+
+def test_references_to_models_a_never_loaded_source_has_not_generated_block_parsing(tmp_path):
+    from dango_provider.core.transform_scope import unparseable_references
+
+    (tmp_path / "models" / "marts").mkdir(parents=True)
+    (tmp_path / "models" / "marts" / "a.sql").write_text("select * from {{ ref('stg_crm__accounts') }}\n")
+    (tmp_path / "models" / "marts" / "b.sql").write_text("select * from {{ source('raw_crm', 'accounts') }}\n")
+    (tmp_path / "models" / "marts" / "c.sql").write_text("select * from {{ ref('stg_shop__orders') }}\n")
+
+    assert unparseable_references(tmp_path, ["crm"]) == {
+        "models/marts/a.sql": ["stg_crm__accounts"], "models/marts/b.sql": ["raw_crm"]}
+    staging = tmp_path / "models" / "staging" / "crm"  # generated once (a warehouse rebuilt since): parses
+    staging.mkdir(parents=True)
+    (staging / "stg_crm__accounts.sql").write_text("select 1\n")
+    (staging / "_crm__sources.yml").write_text("version: 2\n")
+    assert unparseable_references(tmp_path, ["crm"]) == {}
