@@ -17,13 +17,21 @@ from dango_provider.exceptions import DangoConfigError, DangoConfigErrors
 SOURCES_FILE_CANDIDATES = ("sources.yml", "sources.yaml", ".dango/sources.yml", ".dango/sources.yaml")
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key repeated in one mapping (PyYAML keeps the last one silently)."""
+    """SafeLoader that rejects a key repeated in one mapping (PyYAML keeps the last one silently).
+
+    Merge keys (``<<: *defaults``, YAML 1.1) work as in PyYAML: keys written in the mapping override
+    the merged ones; only keys written twice in the mapping itself are refused."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: dict = {}
             for key_node, _ in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
                 key = self.construct_object(key_node, deep=deep)
                 try:
                     first = seen.get(key)
@@ -35,6 +43,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                         f"duplicate key '{key}' (first on line {first + 1})", key_node.start_mark,
                     )
                 seen[key] = key_node.start_mark.line
+            self.flatten_mapping(node)
         return super().construct_mapping(node, deep=deep)
 
 
@@ -219,6 +228,8 @@ def _load(sources_file: Path, *, isolate_entries: bool) -> tuple[SourcesFile, li
         raise DangoConfigError(
             f"the file must be a mapping with a 'sources:' list, not {type(data).__name__}", file=file, line=1
         )
+    # top-level keys starting with "x-" hold YAML anchors to merge elsewhere (as in compose files)
+    data = {key: value for key, value in data.items() if not str(key).startswith("x-")}
     listed = data.get("sources")
     raw_sources: list = listed if isinstance(listed, list) else []
     positions = list(range(len(raw_sources)))  # position in the file of each entry still in ``current``

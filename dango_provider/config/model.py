@@ -5,6 +5,7 @@ No Airflow, Cosmos or dlt imports here: the model is loaded by the CLI and by te
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
@@ -34,6 +35,27 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{([^}]*)\}?")
+
+
+def expand_path(value: str | None) -> str | None:
+    """A path field with each ``${NAME}`` replaced by environment variable NAME; an unset variable or a
+    malformed reference is an error naming it (a path is never used with ``${...}`` in it)."""
+    if value is None or "${" not in value:
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            raise ValueError(f"'${{{match.group(2)}' is not a reference to an environment variable; write ${{NAME}}")
+        if name not in os.environ:
+            raise ValueError(f"the path refers to environment variable {name}, which is not set; set it in the "
+                             "environment of the Airflow components (and of the dango CLI)")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
 class CsvOptions(StrictModel):
     """Dango's ``csv`` block: every file matching ``file_pattern`` in ``directory`` goes to one table."""
 
@@ -54,6 +76,11 @@ class CsvOptions(StrictModel):
     def _table_name(cls, value: str | None) -> str | None:
         return None if value is None else validate_identifier(value, "table name")
 
+    @field_validator("directory")
+    @classmethod
+    def _directory(cls, value: str | None) -> str | None:
+        return expand_path(value)
+
 
 class LocalFilesOptions(CsvOptions):
     """Dango's ``local_files`` block: like ``csv`` with a file format (csv, jsonl or parquet)."""
@@ -71,6 +98,11 @@ class FilesystemOptions(LocalFilesOptions):
     directory: str | None = None  # type: ignore[assignment]  # optional here: bucket_url may stand instead
     bucket_url: str | None = None
     file_glob: str | None = Field(default=None, description="dlt's name for file_pattern; '**' recurses.")
+
+    @field_validator("bucket_url")
+    @classmethod
+    def _bucket_url(cls, value: str | None) -> str | None:
+        return expand_path(value)
 
     @model_validator(mode="after")
     def _location(self) -> FilesystemOptions:
@@ -160,6 +192,7 @@ class Source(StrictModel):
     lookback_days: Annotated[int, Field(ge=0)] | None = None
     empty_sync_policy: Literal["fail", "allow"] | None = None
     on_duplicate_keys: DuplicateKeys | None = None
+    settle_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
     schema_drift: SchemaDriftPolicy | None = None
     pii: PIIPolicy | None = None
     freshness: Freshness | None = None
@@ -263,10 +296,20 @@ class Warehouse(StrictModel):
     type: Literal["duckdb"] = "duckdb"
     path: str = "data/warehouse.duckdb"
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return expand_path(value) or value
+
 
 class DbtBlock(StrictModel):
     project_dir: str = "dbt"
     target: str = "dev"
+
+    @field_validator("project_dir")
+    @classmethod
+    def _project_dir(cls, value: str) -> str:
+        return expand_path(value) or value
 
 
 class Defaults(StrictModel):
@@ -276,6 +319,8 @@ class Defaults(StrictModel):
     lookback_days: Annotated[int, Field(ge=0)] = 0
     empty_sync_policy: Literal["fail", "allow"] = "fail"
     on_duplicate_keys: DuplicateKeys = "keep_last"
+    #: a file modified less than this many seconds ago may still be being written: it waits for the next run
+    settle_seconds: Annotated[int, Field(ge=0, le=86400)] = 0
     retries: Annotated[int, Field(ge=0, le=20)] = 2
     retry_delay: str = Field(default="30s", description="Wait between a failed task and its retry.")
     schema_drift: SchemaDriftPolicy = Field(

@@ -23,6 +23,8 @@ from dango_provider.core.paths import inside, outside_message, pattern_problem
 from dango_provider.exceptions import SourceDataError
 
 FILE_COLUMN = "_dango_file"
+#: the longest CSV line (and so field) read: DuckDB's default is 2 MB; a text column may hold whole documents
+MAX_LINE_BYTES = 32 * 1024 * 1024
 #: a bounded buffer pool; row order is not kept (a table has none), which lets DuckDB write in parallel
 _READER_CONFIG: DuckDBConfig = {**OFFLINE, "memory_limit": "256MB", "threads": 2, "preserve_insertion_order": False}
 _ENCODINGS = {"utf-8": "utf-8", "utf-16": "utf-16", "latin-1": "latin-1"}
@@ -109,6 +111,7 @@ def read_sql(options: CsvOptions, files: list[Path], root: Path) -> str:
         reader = (
             f"read_csv({paths}, header={str(options.header).lower()}, delim={quote_literal(delimiter)}, "
             f"quote='\"', escape='\"', skip=0, union_by_name=true, strict_mode=true, null_padding=false, "
+            f"max_line_size={MAX_LINE_BYTES}, buffer_size={2 * MAX_LINE_BYTES}, "
             f"encoding={quote_literal(options.encoding)}, filename='{FILE_COLUMN}')"
         )
     elif fmt == "jsonl":
@@ -274,6 +277,7 @@ def _first_line_without(path: Path, options: CsvOptions, key: Sequence[str]) -> 
 
 
 def _first_bad_line(path: Path, options: CsvOptions) -> str | None:
+    csv.field_size_limit(MAX_LINE_BYTES)  # Python's default (128 KiB) would call a valid big field malformed
     encoding = _ENCODINGS[options.encoding]
     delimiter = options.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
     try:

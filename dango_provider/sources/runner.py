@@ -145,7 +145,12 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
         raise SourceDataError(message + "; earlier loads are kept (set empty_sync_policy: allow to skip instead)")
 
     committed = store.committed()
-    by_label = {_relative(p, project.root): p for p in file_set.files}
+    settle = source.settle_seconds if source.settle_seconds is not None else project.config.defaults.settle_seconds
+    unsettled = _unsettled(file_set.files, settle)
+    for path, age in unsettled.items():
+        log.info("source '%s': %s changed %.1f s ago, within settle_seconds (%d): it may still be being written, "
+                 "so it waits for the next run", source.name, _relative(path, project.root), age, settle)
+    by_label = {_relative(p, project.root): p for p in file_set.files if p not in unsettled}
     identified = identify(by_label, committed)
     current = identified.entries
     if identified.hashed:
@@ -162,6 +167,9 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
             log.info("source '%s': %s has the same content as %s: read once", source.name, label, first)
     readable = [by_label[label] for label in sorted(distinct.values())]
     disposition = effective_write_disposition(project, source)
+    if unsettled and disposition == "replace":  # replace reads the whole set: wait until every file is settled
+        raise NothingToLoad(f"source '{source.name}': {len(unsettled)} file(s) changed within settle_seconds "
+                            f"({settle}); write_disposition replace reads every file, so the run waits for the next")
     changed = []
     for path in readable:
         label, digest = _relative(path, project.root), current[_relative(path, project.root)]["digest"]
@@ -180,7 +188,8 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     elif disposition == "replace" and (changed or set(loaded) != set(distinct)):
         changed = readable
     if not changed:
-        raise NothingToLoad(f"source '{source.name}': {len(current)} file(s), none new or changed")
+        waiting = f"; {len(unsettled)} changed within settle_seconds wait for the next run" if unsettled else ""
+        raise NothingToLoad(f"source '{source.name}': {len(current)} file(s), none new or changed{waiting}")
 
     log.info("source '%s': reading %d new or changed file(s) of %d (%s)", source.name, len(changed), len(current),
              disposition)
@@ -205,7 +214,9 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     row_counts = {t: n for t, n in info.row_counts.items() if not t.startswith("_dlt")}
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows normalized", source.name, table, rows)
-    store.write_pending(current)
+    # a file still settling keeps the entry it had: its next read is a change, never a new file
+    carried = {label: committed[label] for label in (_relative(p, project.root) for p in unsettled) if label in committed}
+    store.write_pending({**current, **carried})
     naming = pipeline.default_schema.naming
     described = files.describe(source.options, changed, project.root)
     source_schema = {files.table_name(source): {naming.normalize_identifier(c): t for c, t in described.items()}}
@@ -365,6 +376,15 @@ def _refuse_appending_twice(warehouse, source: Source, tables: dict[str, int], a
                     "(--conf '{\"full_refresh\": true}'): it replaces the rows of every file")
     finally:
         connection.close()
+
+
+def _unsettled(paths: list[Path], settle: int) -> dict[Path, float]:
+    """The files modified less than ``settle`` seconds ago, with their age in seconds."""
+    if not settle:
+        return {}
+    now = time.time()
+    ages = {path: now - path.stat().st_mtime for path in paths}
+    return {path: max(age, 0.0) for path, age in ages.items() if age < settle}
 
 
 def _committed_digest(entry: dict | str | None, path: Path) -> str | None:

@@ -91,3 +91,22 @@ def test_new_content_beside_a_rename_loads_only_the_new_rows(project):
     # replace reads the whole set again when it changed; the others read only the new content
     assert extracted.files in (["data/orders/b.csv"], ["data/orders/b.csv", "data/orders/old.csv"])
     assert rows(project) == [(1, 10.0), (2, 20.0), (3, 30.0)]
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(tmp_path, caplog):
+    import logging
+
+    root = make_small_project(tmp_path / "s", SOURCES.format(disposition="append").replace(
+        "    csv:", "    settle_seconds: 3600\n    csv:"), {"data/orders/a.csv": FIRST})
+    old = 1_700_000_000
+    os.utime(root / "data" / "orders" / "a.csv", (old, old))  # settled long ago
+    sync(root, "orders")
+    (root / "data" / "orders" / "b.csv").write_text("order_id,amount\n3,30.0\n")  # just written
+    with caplog.at_level(logging.INFO), pytest.raises(Exception) as info:
+        sync(root, "orders")
+    assert "1 changed within settle_seconds wait for the next run" in str(info.value)
+    assert "data/orders/b.csv changed 0." in caplog.text and "it may still be being written" in caplog.text
+    os.utime(root / "data" / "orders" / "b.csv", (old, old))  # now settled
+    extracted, _ = sync(root, "orders")
+    assert extracted.files == ["data/orders/b.csv"]
+    assert rows(root) == [(1, 10.0), (2, 20.0), (3, 30.0)]

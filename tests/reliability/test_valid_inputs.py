@@ -1,0 +1,76 @@
+"""Inputs that are valid and must load as they mean: YAML merge keys, ${VAR} in path fields, very large
+CSV fields. Real loader, real dlt loads into a real DuckDB file."""
+
+from __future__ import annotations
+
+import pytest
+
+from dango_provider.config.loader import load_project
+from dango_provider.exceptions import DangoConfigError
+from tests.conftest import make_small_project
+from tests.ingest import query, sync
+
+pytestmark = pytest.mark.reliability
+
+MERGED = """\
+version: "1.0"
+x-csv-source: &csv_source        # an anchor to merge into entries (top-level x- keys are for this)
+  type: csv
+  primary_key: order_id
+  write_disposition: merge
+sources:
+  - <<: *csv_source
+    name: orders
+    csv: {directory: data/orders}
+  - <<: *csv_source
+    name: returns
+    write_disposition: append    # a key written in the entry overrides the merged one
+    csv: {directory: data/returns}
+"""
+
+
+def test_yaml_merge_keys_are_read_as_pyyaml_reads_them(tmp_path):
+    root = make_small_project(tmp_path / "p", MERGED, {"data/orders/a.csv": "order_id,amount\n1,10.0\n"})
+    project = load_project(root)
+    orders, returns = project.config.sources
+    assert (orders.type, orders.primary_key, orders.write_disposition) == ("csv", "order_id", "merge")
+    assert (returns.type, returns.primary_key, returns.write_disposition) == ("csv", "order_id", "append")
+    sync(root, "orders")
+    assert query(root, "select order_id from raw_orders.orders") == [(1,)]
+
+
+def test_a_key_written_twice_in_one_entry_is_still_refused(tmp_path):
+    root = make_small_project(tmp_path / "p", MERGED.replace("    name: returns\n", "    name: returns\n    name: r2\n"),
+                              {})
+    with pytest.raises(DangoConfigError, match="duplicate key 'name'"):
+        load_project(root)
+
+
+def test_environment_variables_in_path_fields_are_expanded(tmp_path, monkeypatch):
+    text = ('version: "1.0"\nsources:\n  - name: orders\n    type: csv\n    primary_key: order_id\n'
+            "    csv: {directory: '${ORDERS_DIR}/incoming'}\n")
+    root = make_small_project(tmp_path / "p", text, {"data/orders/incoming/a.csv": "order_id,amount\n1,10.0\n"})
+    with pytest.raises(DangoConfigError) as info:
+        load_project(root)
+    assert info.value.field == "sources[0].csv.directory"
+    assert "refers to environment variable ORDERS_DIR, which is not set" in info.value.message
+
+    monkeypatch.setenv("ORDERS_DIR", str(root / "data" / "orders"))
+    assert load_project(root).config.sources[0].csv.directory == f"{root}/data/orders/incoming"
+    sync(root, "orders")
+    assert query(root, "select order_id from raw_orders.orders") == [(1,)]
+    assert not (root / "${ORDERS_DIR}").exists()
+
+    monkeypatch.setenv("ORDERS_DIR", "/etc")  # expanded paths are contained like written ones
+    with pytest.raises(DangoConfigError, match="outside the project directory"):
+        load_project(root)
+
+
+def test_a_csv_field_of_several_megabytes_loads(tmp_path):
+    big = "y" * 3_000_000
+    root = make_small_project(
+        tmp_path / "p", 'version: "1.0"\nsources:\n  - name: docs\n    type: csv\n    primary_key: id\n'
+                        "    csv: {directory: data/docs}\n",
+        {"data/docs/a.csv": f'id,body,n\n1,"{big}",5\n2,"a, ""quoted"" value",6\n'})
+    sync(root, "docs")
+    assert query(root, "select id, length(body), n from raw_docs.docs order by id") == [(1, 3_000_000, 5), (2, len('a, "quoted" value'), 6)]
