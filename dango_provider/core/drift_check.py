@@ -39,6 +39,20 @@ def to_schemas(source_schema: dict[str, dict[str, str]]) -> dict[str, TableSchem
     return {t: TableSchema(t, {c: ColumnSpec(data_type=ty) for c, ty in cols.items()}) for t, cols in source_schema.items()}
 
 
+def held_as_text(baseline: dict[str, TableSchema], current: dict[str, TableSchema]) -> dict[str, TableSchema]:
+    """``current`` with the columns that the baseline holds as text kept as text: text holds any value, so
+    a run whose values happen to read as numbers (after a type change to text was accepted) is no change."""
+    adjusted = {}
+    for name, table in current.items():
+        kept = baseline.get(name)
+        columns = {
+            column: kept.columns[column]
+            if kept is not None and column in kept.columns and kept.columns[column].data_type == "VARCHAR" else spec
+            for column, spec in table.columns.items()}
+        adjusted[name] = TableSchema(name, columns)
+    return adjusted
+
+
 def merged(baseline: dict[str, TableSchema], current: dict[str, TableSchema]) -> dict[str, TableSchema]:
     """The baseline with the tables of this load replaced by what was loaded."""
     return {**baseline, **current}
@@ -63,6 +77,7 @@ def _check(con, source: str, source_schema: dict[str, dict[str, str]], *, on_add
         meta.set_baseline(con, source, schemas_to_dict(current), "first load")
         return DriftOutcome(first_load=True, changes=[], blocked=False, pending_schema=schemas_to_dict(current))
     baseline = schemas_from_dict(stored)
+    current = held_as_text(baseline, current)
     # only the tables this run delivered are compared: a table absent from one load is not removed
     compared = {t: s for t, s in baseline.items() if t in current}
     decision = decide(diff_schemas(compared, current), on_additive=on_additive, on_breaking=on_breaking)

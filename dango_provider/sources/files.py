@@ -239,6 +239,49 @@ def deduplicate(options: CsvOptions, files: list[Path], root: Path, out: Path, *
     return Duplicates(rows - distinct, rule)
 
 
+@dataclass(frozen=True)
+class TypeConflict:
+    """A column that earlier loads stored as ``stored`` and that holds a value of another type now."""
+
+    column: str
+    stored: str
+    file: str
+    sample: str
+    variant: str
+
+
+#: DuckDB types a stored (dlt) type is checked against; text holds anything
+_CHECKED_TYPES = {"bigint": "BIGINT", "double": "DOUBLE", "decimal": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE",
+                  "timestamp with time zone": "TIMESTAMPTZ", "time": "TIME"}
+
+
+def type_conflicts(options: CsvOptions, files: list[Path], root: Path, stored: dict[str, str],
+                   rename: Callable[[str], str]) -> list[TypeConflict]:
+    """Columns of ``files`` holding a value that the type stored for them (``stored``: dlt-normalized
+    name -> DuckDB type of the raw table so far) cannot hold, each with a file and a sample value. Such a
+    value goes to the variant column ``<column>__v_text`` (dlt's naming) instead of failing the load."""
+    import duckdb
+
+    query = read_sql(options, files, root)
+    con = duckdb.connect(config=_READER_CONFIG)
+    try:
+        found = []
+        for name, data_type, *_ in con.execute(f"DESCRIBE {query}").fetchall():
+            kept = _CHECKED_TYPES.get(stored.get(rename(name), ""))
+            if name == FILE_COLUMN or kept is None or data_type.upper().startswith(kept):
+                continue
+            column = quote_identifier(name)
+            row = con.execute(
+                f"SELECT {quote_identifier(FILE_COLUMN)}, CAST({column} AS VARCHAR) FROM ({query}) "
+                f"WHERE {column} IS NOT NULL AND TRY_CAST({column} AS {kept}) IS NULL LIMIT 1").fetchone()
+            if row:
+                found.append(TypeConflict(name, stored[rename(name)], row[0], row[1][:60],
+                                          rename(f"{name}__v_text")))
+    finally:
+        con.close()
+    return found
+
+
 def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, str]:
     """Column name -> DuckDB type of ``files`` as read (the source's own schema, before dlt)."""
     import duckdb

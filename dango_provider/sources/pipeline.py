@@ -69,12 +69,14 @@ def on_duplicate_keys(project: Project, source: Source) -> str:
     return source.on_duplicate_keys or project.config.defaults.on_duplicate_keys
 
 
-def file_resource(project: Project, source: Source, paths: list[Path], work_dir: Path, *, all_new: bool = False):
+def file_resource(project: Project, source: Source, paths: list[Path], work_dir: Path, *, all_new: bool = False,
+                  variants: dict[str, str] | None = None):
     """A dlt resource over ``paths``: one parquet file written by DuckDB in ``work_dir`` and imported
     into the load package (``work_dir`` should be on the pipeline's file system: dlt hard-links the file).
 
     ``all_new``: none of ``paths`` was loaded before, so an ``append`` source appends plainly instead
-    of going through delete-insert on the file column.
+    of going through delete-insert on the file column. ``variants``: source column -> the column its
+    values go to instead (a type the raw table's column cannot hold).
     """
     import dlt
 
@@ -105,13 +107,17 @@ def file_resource(project: Project, source: Source, paths: list[Path], work_dir:
         import pyarrow.parquet as pq
 
         load_id = dlt.current.load_package_state()["load_id"]
-        naming = dlt.current.source_schema().naming
+        normalize = dlt.current.source_schema().naming.normalize_identifier
+
+        def rename(name: str) -> str:
+            return (variants or {}).get(name) or normalize(name)
+
         out = work_dir / f"{table}.{load_id}.parquet"
         rows = files.copy_to_parquet(source.options, paths, project.root, out, load_id=load_id,
-                                     rename=naming.normalize_identifier, key=key)
+                                     rename=rename, key=key)
         if disposition == "merge":
             duplicates = files.deduplicate(source.options, paths, project.root, out, key=key,
-                                           rename=naming.normalize_identifier, load_id=load_id,
+                                           rename=rename, load_id=load_id,
                                            policy=on_duplicate_keys(project, source))
             if duplicates.dropped:
                 rows -= duplicates.dropped

@@ -202,8 +202,10 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
         state_dir = source_state_dir(project, source)
         for leftover in state_dir.glob(f"{_EXTRACT_DIR_PREFIX}*"):  # from a killed extract
             shutil.rmtree(leftover, ignore_errors=True)
+        conflicts = _type_conflicts(project, source, pipeline, changed)
         with tempfile.TemporaryDirectory(prefix=_EXTRACT_DIR_PREFIX, dir=state_dir) as work_dir:
-            resource = file_resource(project, source, changed, Path(work_dir), all_new=all_new)
+            resource = file_resource(project, source, changed, Path(work_dir), all_new=all_new,
+                                     variants={c.column: c.variant for c in conflicts})
             pipeline.extract(resource, loader_file_format="parquet")
         info = pipeline.normalize()
     except Exception as exc:
@@ -223,6 +225,25 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
                          row_counts=row_counts, seconds=round(time.monotonic() - started, 3),
                          source_schema=source_schema, plain_append=all_new and disposition == "append")
+
+
+def _type_conflicts(project: Project, source: Source, pipeline, paths: list[Path]) -> list[files.TypeConflict]:
+    """Columns whose new values the raw table's stored type cannot hold; logged as a breaking change."""
+    if not pipeline.default_schema_name:  # nothing loaded yet
+        return []
+    schema = pipeline.default_schema
+    table = files.table_name(source)
+    if table not in schema.tables:
+        return []
+    stored = {name: DUCKDB_TYPES.get(col.get("data_type", "text"), "varchar")
+              for name, col in schema.get_table_columns(table).items()}
+    conflicts = files.type_conflicts(source.options, paths, project.root, stored, schema.naming.normalize_identifier)
+    for c in conflicts:
+        log.warning("source '%s': %s: column %s holds %r where earlier loads stored %s: a breaking type change. The "
+                    "rows are kept; such values go to column %s. The schema drift policy decides what happens next "
+                    "(by default dango_transform waits for `dango drift accept %s`)", source.name, c.file, c.column,
+                    c.sample, c.stored, c.variant, source.name)
+    return conflicts
 
 
 def _extract_dlt_source(project: Project, source: Source, pipeline, interval: Interval) -> ExtractResult:
@@ -255,13 +276,28 @@ def _extract_dlt_source(project: Project, source: Source, pipeline, interval: In
         raise NothingToLoad(f"source '{source.name}': the source returned no rows"
                             + (f" for [{interval.start}, {interval.end})" if interval.bounded else ""))
     schema = pipeline.default_schema
-    source_schema = {
-        table: {name: DUCKDB_TYPES.get(col.get("data_type", "text"), "varchar")
-                for name, col in schema.get_table_columns(table).items() if not name.startswith("_dlt")}
-        for table in row_counts
-    }
+    source_schema = {table: _delivered_types(source, table, schema.get_table_columns(table)) for table in row_counts}
     return ExtractResult(source=source.name, files=[], row_counts=row_counts,
                          seconds=round(time.monotonic() - started, 3), source_schema=source_schema)
+
+
+def _delivered_types(source: Source, table: str, columns: dict) -> dict[str, str]:
+    """Column -> DuckDB type of a table as dlt holds it. A variant column (``<column>__v_<type>``: dlt keeps
+    values of a changed type there) counts as its column having that type: a breaking type change."""
+    types = {}
+    for name, col in columns.items():
+        if name.startswith("_dlt"):
+            continue
+        data_type = DUCKDB_TYPES.get(col.get("data_type", "text"), "varchar")
+        if col.get("variant"):
+            base = name.rsplit("__v_", 1)[0]
+            log.warning("source '%s': %s.%s holds values of type %s where earlier loads stored %s: a breaking type "
+                        "change; those values are kept in column %s", source.name, table, base, data_type,
+                        types.get(base) or DUCKDB_TYPES.get(columns.get(base, {}).get("data_type", "text")), name)
+            types[base] = data_type
+        elif name not in types:
+            types[name] = data_type
+    return types
 
 
 def _describe(exc: BaseException) -> str:
