@@ -8,7 +8,7 @@ it) and never takes the warehouse write lock, so it neither waits for nor delays
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dango_provider.cli.common import (
@@ -22,14 +22,26 @@ from dango_provider.cli.common import (
 from dango_provider.core.times import parse_utc
 
 
-def _state(changes: list[dict] | None, last_load: dict | None) -> str:
+def _state(changes: list[dict] | None, last_load: dict | None, failure: dict | None,
+           error_after: timedelta | None) -> str:
+    """failed (newer than the last load), blocked, stale (older than freshness.error_after), ok, never loaded."""
+    failed_at = parse_utc((failure or {}).get("failed_at"))
+    if failure and (last_load is None or failed_at is None or failed_at >= last_load["at"]):
+        where = f"{failure.get('dag_id')}.{failure.get('task_id')} run {failure.get('run_id')}"
+        log = f", log: {failure['log_url']}" if failure.get("log_url") else ""
+        return f"failed: {failure.get('error')} ({where}{log})"
     if changes is not None:
         return f"blocked by schema drift ({len(changes)} change{'' if len(changes) == 1 else 's'})"
-    return "ok" if last_load else "never loaded"
+    if last_load is None:
+        return "never loaded"
+    if error_after is not None and datetime.now(UTC) - last_load["at"] > error_after:
+        return f"stale (last load older than freshness.error_after {error_after})"
+    return "ok"
 
 
 def collect_status(project) -> dict[str, Any]:
-    from dango_provider.core.governance_state import drift_blocked, ready_info
+    from dango_provider.config.model import effective_freshness
+    from dango_provider.core.governance_state import drift_blocked, last_failure, ready_info
     from dango_provider.core.serving_reader import read_serving_copy
     from dango_provider.core.snapshot import serving_path
     from dango_provider.sources.pipeline import source_state_dir
@@ -58,7 +70,8 @@ def collect_status(project) -> dict[str, Any]:
             "name": source.name,
             "type": source.type,
             "enabled": source.enabled,
-            "state": _state(changes, last_load),
+            "state": _state(changes, last_load, last_failure(state_dir),
+                            effective_freshness(project.config.defaults, source)[1]),
             "drift_changes": len(changes) if changes is not None else 0,
             "last_load": last_load,
         })

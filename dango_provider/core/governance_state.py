@@ -16,6 +16,7 @@ from pathlib import Path
 DRIFT_BLOCKED = "drift_blocked.json"
 PII = "pii.json"
 READY = "staging_ready.json"
+FAILURE = "last_failure.json"
 
 
 def _read(path: Path) -> dict | None:
@@ -81,6 +82,19 @@ def ready_info(state_dir: Path) -> dict | None:
 
 def is_ready(state_dir: Path) -> bool:
     return (state_dir / READY).exists()
+
+
+def record_failure(state_dir: Path, info: dict) -> None:
+    """Record the source's last failed task (first line of the error, task, run, log), until a load succeeds."""
+    _write(state_dir / FAILURE, {**info, "failed_at": datetime.now(UTC).isoformat()})
+
+
+def last_failure(state_dir: Path) -> dict | None:
+    return _read(state_dir / FAILURE)
+
+
+def clear_failure(state_dir: Path) -> None:
+    (state_dir / FAILURE).unlink(missing_ok=True)
 
 
 def describe_changes(changes: list[dict]) -> str:

@@ -62,6 +62,7 @@ def _default_args(project: Project) -> dict:
 
 
 def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:
+    from dango_provider.operators.failure import record_ingest_failure
     from dango_provider.operators.ingest import DltExtractOperator, DltLoadOperator
     from dango_provider.operators.pii_scan import PIIScanOperator
     from dango_provider.operators.schema_drift import SchemaDriftCheckOperator
@@ -77,7 +78,7 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
         catchup=False,
         # one run at a time per source: runs share the source's dlt working directory
         max_active_runs=1,
-        default_args=_default_args(project),
+        default_args={**_default_args(project), "on_failure_callback": record_ingest_failure},
         tags=["dango", "ingest", source.type, *source.tags],
         doc_md=source.description,
     ) as dag:

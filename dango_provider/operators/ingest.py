@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from dango_provider.operators.failure import explain_failures
 from dango_provider.operators.project import SourceOperator
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class DltExtractOperator(SourceOperator):
 
     ui_color = "#e8f4ea"
 
+    @explain_failures
     def execute(self, context: Context) -> dict:
         from dango_provider.sources.interval import Interval
         from dango_provider.sources.runner import NothingToLoad, extract_source
@@ -50,6 +52,7 @@ class DltLoadOperator(SourceOperator):
 
     ui_color = "#fdebd0"
 
+    @explain_failures
     def execute(self, context: Context) -> dict:
         from dango_provider.sources.runner import load_source
 

@@ -51,7 +51,7 @@ class GenerateStagingOperator(SourceOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest
-        from dango_provider.core.governance_state import mark_ready
+        from dango_provider.core.governance_state import clear_failure, mark_ready
         from dango_provider.core.lock import warehouse_lock
         from dango_provider.core.staging import RawTable, staging_files, write_staging
         from dango_provider.exceptions import DbtRunError
@@ -87,6 +87,7 @@ class GenerateStagingOperator(SourceOperator):
                     # succeeded; dango_transform builds the project and fails there if it is broken.
                     self.log.warning("dbt project does not parse yet; keeping the previous manifest: %s", exc)
         loaded = context["ti"].xcom_pull(task_ids="load") or {}
+        clear_failure(source_state_dir(project, source))
         mark_ready(source_state_dir(project, source), {"models": [t.model for t in tables],
                                                        "load_ids": loaded.get("load_ids", []),
                                                        "loaded_at": loaded.get("finished_at")})

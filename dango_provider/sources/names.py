@@ -8,6 +8,7 @@ first one's rows, and a single such name would load under a name nothing else lo
 from __future__ import annotations
 
 from dango_provider.config.loader import Project, located_errors
+from dango_provider.config.model import CsvOptions
 from dango_provider.core.naming import Naming
 
 
@@ -46,7 +47,7 @@ def name_problems(project: Project) -> list[tuple[list, str]]:
                           f"'{other}' uses; give the sources names that stay distinct"))
         else:
             stored[normalized] = source.name
-        table = getattr(source.options, "table", None)
+        table = source.options.table if isinstance(source.options, CsvOptions) else None
         if table and naming.normalize_table_identifier(table) != table:
             found.append((["sources", index, source.type, "table"],
                           f"table name '{table}' would be stored by dlt as "

@@ -284,7 +284,7 @@ def _extract_dlt_source(project: Project, source: Source, pipeline, interval: In
 def _delivered_types(source: Source, table: str, columns: dict) -> dict[str, str]:
     """Column -> DuckDB type of a table as dlt holds it. A variant column (``<column>__v_<type>``: dlt keeps
     values of a changed type there) counts as its column having that type: a breaking type change."""
-    types = {}
+    types: dict[str, str] = {}
     for name, col in columns.items():
         if name.startswith("_dlt"):
             continue

@@ -7,7 +7,7 @@ import pytest
 
 from dango_provider.config.loader import load_project
 from dango_provider.exceptions import DangoConfigError
-from dango_provider.sources.names import check_names
+from dango_provider.sources.names import check_names, name_problems
 from tests.unit.helpers import line_of, run_dango
 
 
@@ -65,3 +65,15 @@ def test_source_add_refuses_a_colliding_name(write_sources, project_dir):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "would be stored by dlt as schema 'raw_a_b'" in proc.stderr
     assert sources_file.read_bytes() == before
+
+
+def test_every_source_type_passes_the_name_check(write_sources, project_dir):
+    write_sources('version: "1.0"\nsources:\n' + csv_source("files", ", table: lines") + (
+        "  - name: payments\n    type: stripe\n    stripe: {stripe_secret_key_env: STRIPE_API_KEY}\n"
+        "  - name: repo\n    type: github\n    github: {owner: o, name: r, access_token_env: GITHUB_TOKEN}\n"
+        "  - name: crm\n    type: hubspot\n    hubspot: {api_key_env: HUBSPOT_KEY}\n"
+        "  - name: api\n    type: rest_api\n    rest_api: {base_url: 'https://api.example.com', endpoints: [a]}\n"
+        "  - name: replica\n    type: sql_database\n    sql_database: {conn_id: db, schema: public}\n"
+        "  - name: feed\n    type: dlt_native\n    dlt_native: {source_module: feed, source_function: feed}\n"
+        "  - name: bucket\n    type: filesystem\n    filesystem: {bucket_url: 's3://b/x', file_glob: '*.csv'}\n"))
+    assert name_problems(load_project(project_dir)) == []
