@@ -266,7 +266,11 @@ def type_conflicts(options: CsvOptions, files: list[Path], root: Path, stored: d
     con = duckdb.connect(config=_READER_CONFIG)
     try:
         found = []
-        for name, data_type, *_ in con.execute(f"DESCRIBE {query}").fetchall():
+        try:
+            described = con.execute(f"DESCRIBE {query}").fetchall()
+        except duckdb.Error as exc:
+            raise _diagnose(options, files, exc) from exc
+        for name, data_type, *_ in described:
             kept = _CHECKED_TYPES.get(stored.get(rename(name), ""))
             if name == FILE_COLUMN or kept is None or data_type.upper().startswith(kept):
                 continue
