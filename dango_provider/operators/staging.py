@@ -67,7 +67,7 @@ class GenerateStagingOperator(SourceOperator):
                        for c in table["columns"].values()]
             # the key dlt merged on (set per resource by the source), else the source's own key
             key = [c["name"] for c in table["columns"].values() if c.get("primary_key")] or (
-                [schema.naming.normalize_identifier(k) for k in files.primary_key(source)]
+                [files.column_namer(schema.naming.normalize_identifier)(k) for k in files.primary_key(source)]
                 if source.is_file_source else [])
             tables.append(RawTable(source=source.name, table=name, columns=columns, primary_key=key,
                                    masks=self._masks(name, [c for c, _ in columns])))

@@ -64,6 +64,16 @@ def pattern_of(source: Source) -> str:
     return options.pattern if isinstance(options, FilesystemOptions) else options.file_pattern
 
 
+def column_namer(normalize: Callable[[str], str]) -> Callable[[str], str]:
+    """dlt's normalization of a file's column names, with each non-ASCII character spelled as its code
+    point first (``名前`` -> ``u540d_u524d``, ``café`` -> ``caf_u00e9``): dlt alone turns them all into
+    ``x``, so distinct headers in other scripts would collide."""
+    def name(column: str) -> str:
+        spelled = "".join(c if ord(c) < 128 else f" u{ord(c):04x} " for c in column)
+        return normalize(" ".join(spelled.split()) if spelled != column else column)
+    return name
+
+
 def list_files(source: Source, directory: Path, roots: tuple[Path, ...] = ()) -> FileSet:
     """The files of a source now. Each match, symlinks resolved, must lie in one of ``roots`` (the
     project directory and the allowed data roots; empty: not checked), else nothing is read."""
@@ -140,8 +150,12 @@ def copy_to_parquet(options: CsvOptions, files: list[Path], root: Path, out: Pat
         try:
             names = [row[0] for row in con.execute(f"DESCRIBE {query}").fetchall()]
             renamed = [rename(name) for name in names]
-            if len(set(renamed)) < len(renamed):
-                renamed = names
+            clash = _first_clash(names, renamed)
+            if clash:
+                first, second, common = clash
+                raise SourceDataError(
+                    f"{', '.join(str(f) for f in files)}: columns '{first}' and '{second}' both become '{common}' in "
+                    "the warehouse (names are lower snake_case there); rename one of them in the file")
             missing = [k for k in key if rename(k) not in renamed]
             if missing:
                 raise SourceDataError(f"primary key column(s) {', '.join(missing)} not found in "
@@ -296,6 +310,15 @@ def describe(options: CsvOptions, files: list[Path], root: Path) -> dict[str, st
     finally:
         con.close()
     return {name: data_type for name, data_type, *_ in rows if name != FILE_COLUMN}
+
+
+def _first_clash(names: list[str], renamed: list[str]) -> tuple[str, str, str] | None:
+    seen: dict[str, str] = {}
+    for name, new in zip(names, renamed):
+        if new in seen:
+            return seen[new], name, new
+        seen[new] = name
+    return None
 
 
 def _diagnose(options: CsvOptions, files: list[Path], exc: Exception) -> SourceDataError:

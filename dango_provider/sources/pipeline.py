@@ -107,10 +107,10 @@ def file_resource(project: Project, source: Source, paths: list[Path], work_dir:
         import pyarrow.parquet as pq
 
         load_id = dlt.current.load_package_state()["load_id"]
-        normalize = dlt.current.source_schema().naming.normalize_identifier
+        column = files.column_namer(dlt.current.source_schema().naming.normalize_identifier)
 
         def rename(name: str) -> str:
-            return (variants or {}).get(name) or normalize(name)
+            return (variants or {}).get(name) or column(name)
 
         out = work_dir / f"{table}.{load_id}.parquet"
         rows = files.copy_to_parquet(source.options, paths, project.root, out, load_id=load_id,

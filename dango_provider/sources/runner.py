@@ -219,9 +219,9 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     # a file still settling keeps the entry it had: its next read is a change, never a new file
     carried = {label: committed[label] for label in (_relative(p, project.root) for p in unsettled) if label in committed}
     store.write_pending({**current, **carried})
-    naming = pipeline.default_schema.naming
+    column = files.column_namer(pipeline.default_schema.naming.normalize_identifier)
     described = files.describe(source.options, changed, project.root)
-    source_schema = {files.table_name(source): {naming.normalize_identifier(c): t for c, t in described.items()}}
+    source_schema = {files.table_name(source): {column(c): t for c, t in described.items()}}
     return ExtractResult(source=source.name, files=[_relative(p, project.root) for p in changed],
                          row_counts=row_counts, seconds=round(time.monotonic() - started, 3),
                          source_schema=source_schema, plain_append=all_new and disposition == "append")
@@ -237,7 +237,8 @@ def _type_conflicts(project: Project, source: Source, pipeline, paths: list[Path
         return []
     stored = {name: DUCKDB_TYPES.get(col.get("data_type", "text"), "varchar")
               for name, col in schema.get_table_columns(table).items()}
-    conflicts = files.type_conflicts(source.options, paths, project.root, stored, schema.naming.normalize_identifier)
+    conflicts = files.type_conflicts(source.options, paths, project.root, stored,
+                                     files.column_namer(schema.naming.normalize_identifier))
     for c in conflicts:
         log.warning("source '%s': %s: column %s holds %r where earlier loads stored %s: a breaking type change. The "
                     "rows are kept; such values go to column %s. The schema drift policy decides what happens next "

@@ -74,3 +74,15 @@ def test_a_csv_field_of_several_megabytes_loads(tmp_path):
         {"data/docs/a.csv": f'id,body,n\n1,"{big}",5\n2,"a, ""quoted"" value",6\n'})
     sync(root, "docs")
     assert query(root, "select id, length(body), n from raw_docs.docs order by id") == [(1, 3_000_000, 5), (2, len('a, "quoted" value'), 6)]
+
+
+def test_headers_in_other_scripts_stay_distinct_columns(tmp_path):
+    root = make_small_project(
+        tmp_path / "p", 'version: "1.0"\nsources:\n  - name: people\n    type: csv\n    primary_key: id\n'
+                        "    csv: {directory: data/people}\n",
+        {"data/people/a.csv": "id,名前,住所,café\n1,山田,東京,oui\n"})
+    extracted, _ = sync(root, "people")
+    assert extracted.source_schema == {"people": {"id": "BIGINT", "u540d_u524d": "VARCHAR", "u4f4f_u6240": "VARCHAR",
+                                                  "caf_u00e9": "VARCHAR"}}
+    assert query(root, "select id, u540d_u524d, u4f4f_u6240, caf_u00e9 from raw_people.people") == [
+        (1, "山田", "東京", "oui")]

@@ -49,15 +49,23 @@ def read_error(options: CsvOptions, files: list[Path], root: Path) -> str:
 CSV = CsvOptions(directory="data")
 
 
-def test_columns_are_renamed_unless_two_names_clash(root):
-    path = write(root, "orders.csv", "Order ID,Total Amount\n1,9.5\n")
+def test_columns_are_renamed_and_a_true_clash_names_the_pair_and_file(root):
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    from dango_provider.sources.files import column_namer
+
+    rename = column_namer(NamingConvention().normalize_identifier)
+    path = write(root, "orders.csv", "Order ID,Total Amount,名前,住所,prix (€),prix ($)\n1,9.5,a,b,1,2\n")
     out = root / "out.parquet"
-    copy_to_parquet(CSV, [path], root, out, load_id="1", rename=lambda name: name.lower().replace(" ", "_"))
-    assert pq.read_schema(out).names == ["order_id", "total_amount", FILE_COLUMN, "_dlt_load_id"]
+    copy_to_parquet(CSV, [path], root, out, load_id="1", rename=rename)
+    assert pq.read_schema(out).names == ["order_id", "total_amount", "u540d_u524d", "u4f4f_u6240", "prix_u20acx",
+                                         "prixx", FILE_COLUMN, "_dlt_load_id"]
 
     clash = write(root, "clash.csv", "Order ID,order_id\n1,2\n")
-    copy_to_parquet(CSV, [clash], root, out, load_id="1", rename=lambda name: name.lower().replace(" ", "_"))
-    assert pq.read_schema(out).names == ["Order ID", "order_id", FILE_COLUMN, "_dlt_load_id"]
+    with pytest.raises(SourceDataError) as info:
+        copy_to_parquet(CSV, [clash], root, out, load_id="1", rename=rename)
+    assert str(info.value) == (f"{clash}: columns 'Order ID' and 'order_id' both become 'order_id' in the warehouse "
+                               "(names are lower snake_case there); rename one of them in the file")
 
 
 def test_good_files_give_rows_with_the_file_column(root):
