@@ -39,11 +39,20 @@ def _state(changes: list[dict] | None, last_load: dict | None, failure: dict | N
     return "ok"
 
 
+def _warehouse_state(source, replaced: str | None) -> str | None:
+    if not replaced:
+        return None
+    if source.is_file_source:
+        return f"reload pending: {replaced}; its next run reads every file again"
+    return f"needs full_refresh: {replaced}; trigger it with --conf '{{\"full_refresh\": true}}'"
+
+
 def collect_status(project) -> dict[str, Any]:
     from dango_provider.config.model import effective_freshness
     from dango_provider.core.governance_state import drift_blocked, last_failure, ready_info
     from dango_provider.core.serving_reader import read_serving_copy
     from dango_provider.core.snapshot import serving_path
+    from dango_provider.core.warehouse_identity import replaced_since_last_load
     from dango_provider.sources.pipeline import source_state_dir
 
     serving = read_serving_copy(serving_path(project.warehouse_path), max_loads=1)
@@ -70,8 +79,8 @@ def collect_status(project) -> dict[str, Any]:
             "name": source.name,
             "type": source.type,
             "enabled": source.enabled,
-            "state": _state(changes, last_load, last_failure(state_dir),
-                            effective_freshness(project.config.defaults, source)[1]),
+            "state": _warehouse_state(source, replaced_since_last_load(state_dir, project.warehouse_path))
+            or _state(changes, last_load, last_failure(state_dir), effective_freshness(project.config.defaults, source)[1]),
             "drift_changes": len(changes) if changes is not None else 0,
             "last_load": last_load,
         })

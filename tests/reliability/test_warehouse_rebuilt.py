@@ -41,6 +41,10 @@ def warehouse(root: Path) -> Path:
 
 def test_a_deleted_warehouse_is_reloaded_from_every_file(project, caplog):
     warehouse(project).unlink()
+    from tests.conftest import BIN, run
+
+    status = run([str(BIN / "dango"), "status", "--project", str(project)], {})
+    assert f"reload pending: the warehouse '{warehouse(project)}' no longer exists" in status.stdout
 
     with caplog.at_level(logging.WARNING):
         extracted, loaded = sync(project, "orders")
