@@ -86,3 +86,22 @@ def test_headers_in_other_scripts_stay_distinct_columns(tmp_path):
                                                   "caf_u00e9": "VARCHAR"}}
     assert query(root, "select id, u540d_u524d, u4f4f_u6240, caf_u00e9 from raw_people.people") == [
         (1, "山田", "東京", "oui")]
+
+
+def test_a_type_change_in_a_dlt_source_is_a_breaking_change_with_the_rows_kept(tmp_path, monkeypatch):
+    root = make_small_project(tmp_path / "p", (
+        'version: "1.0"\nsources:\n  - name: feed\n    type: dlt_native\n'
+        "    dlt_native: {source_module: feed, source_function: rows}\n"), {
+        "custom_sources/feed.py": (
+            "import os\nimport dlt\n\n@dlt.resource(primary_key='id', write_disposition='merge')\ndef rows():\n"
+            "    if os.environ.get('FEED_TEXT'):\n        yield [{'id': 3, 'amount': 'EUR 498.33'}]\n"
+            "    else:\n        yield [{'id': 1, 'amount': 10.5}, {'id': 2, 'amount': 20.0}]\n")})
+    first, _ = sync(root, "feed")
+    assert first.source_schema == {"rows": {"id": "bigint", "amount": "double"}}
+    monkeypatch.setenv("FEED_TEXT", "1")
+
+    second, _ = sync(root, "feed")
+
+    assert second.source_schema == {"rows": {"id": "bigint", "amount": "varchar"}}  # drift sees DOUBLE -> VARCHAR
+    assert query(root, "select id, amount, amount__v_text from raw_feed.rows order by id") == [
+        (1, 10.5, None), (2, 20.0, None), (3, None, "EUR 498.33")]
