@@ -18,6 +18,7 @@ EPILOG = "exit codes: 0 success, 1 invalid project or failed command, 2 usage er
 
 def _validate(args: argparse.Namespace) -> int:
     from dango_provider.config.loader import load_project
+    from dango_provider.config.model import compatibility_notes
     from dango_provider.sources.names import check_names
 
     project = load_project(Path(args.path))
@@ -28,6 +29,9 @@ def _validate(args: argparse.Namespace) -> int:
         return 0
     print(f"{project.sources_file}: valid, {len(sources_)} source(s) "
           f"({sum(s.enabled for s in sources_)} enabled): " + ", ".join(s.name for s in sources_))
+    for source in sources_:
+        for note in compatibility_notes(project.config.defaults, source, dango_project=project.is_dango_layout):
+            print(f"note: source '{source.name}': {note}")
     return 0
 
 

@@ -51,13 +51,3 @@ class DltNativeOptions(BaseModel):
             raise ValueError(f"'{bad[0]}' is not a keyword argument name")
         return value
 
-    @field_validator("pipeline_name", "dataset_name")
-    @classmethod
-    def _fixed_names(cls, value: str | None, info) -> str | None:
-        if value is not None:
-            fixed = "dango_<source name>" if info.field_name == "pipeline_name" else "raw_<source name>"
-            raise ValueError(
-                f"{info.field_name} cannot be set here: it is always {fixed} (staging models, governance "
-                f"checks and load history read it there); remove {info.field_name}"
-            )
-        return value

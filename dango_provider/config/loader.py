@@ -94,6 +94,11 @@ class Project:
                        invalid_sources=self.invalid_sources + tuple(invalid))
 
     @property
+    def is_dango_layout(self) -> bool:
+        """The configuration is a Dango project's ``.dango/sources.yml``."""
+        return self.sources_file.parent.name == ".dango"
+
+    @property
     def roots(self) -> tuple[Path, ...]:
         """Where the project may read and write: its directory, then the allowed data roots."""
         return (self.root.resolve(), *self.allowed_roots)

@@ -24,9 +24,14 @@ PrimaryKey = str | list[str]
 FILE_TYPES = ("csv", "local_files", "filesystem")
 SUPPORTED_TYPES = FILE_TYPES + ("rest_api", "stripe", "github", "hubspot", "sql_database", "postgres", "mysql",
                                 "dlt_native")
+#: Dango 1.0.13's other source types (its ``SourceType``): refused with one message naming what is supported
 DANGO_TYPES_NOT_YET_SUPPORTED = (
-    "google_sheets", "facebook_ads", "google_ads", "google_analytics", "salesforce", "shopify", "slack", "notion",
+    "facebook_ads", "google_ads", "google_analytics", "google_sheets", "matomo", "mux", "airtable", "salesforce",
+    "pipedrive", "freshdesk", "zendesk", "asana", "jira", "workable", "shopify", "notion", "inbox", "mongodb", "kafka",
+    "kinesis", "slack", "chess", "strapi", "personio",
 )
+#: Dango's ``empty_sync_policy``: ``block`` keeps the existing data and fails the sync (our ``fail``)
+EmptySyncPolicy = Literal["fail", "block", "allow"]
 
 _CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
 
@@ -190,7 +195,7 @@ class Source(StrictModel):
     primary_key: PrimaryKey | None = None
     write_disposition: WriteDisposition | None = None
     lookback_days: Annotated[int, Field(ge=0)] | None = None
-    empty_sync_policy: Literal["fail", "allow"] | None = None
+    empty_sync_policy: EmptySyncPolicy | None = None
     on_duplicate_keys: DuplicateKeys | None = None
     settle_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
     schema_drift: SchemaDriftPolicy | None = None
@@ -211,8 +216,12 @@ class Source(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _dango_generic_config(cls, data):
-        """Dango writes database blocks under ``generic_config``; read it as the type's own block."""
-        if (isinstance(data, dict) and data.get("type") in ("postgres", "mysql", "sql_database")
+        """Dango writes database and filesystem blocks under ``generic_config``; read it as the type's own
+        block. A Dango type this version does not run is refused here, once, before its own block would
+        add errors of its own."""
+        if isinstance(data, dict) and data.get("type") in DANGO_TYPES_NOT_YET_SUPPORTED:
+            raise ValueError(f"Dango type {data['type']} is not supported yet; supported: " + ", ".join(SUPPORTED_TYPES))
+        if (isinstance(data, dict) and data.get("type") in ("postgres", "mysql", "sql_database", "filesystem")
                 and "generic_config" in data and data["type"] not in data):
             data = {**data, data["type"]: data["generic_config"]}
             del data["generic_config"]
@@ -228,11 +237,6 @@ class Source(StrictModel):
     def _type(cls, value: str) -> str:
         if value in SUPPORTED_TYPES:
             return value
-        if value in DANGO_TYPES_NOT_YET_SUPPORTED:
-            raise ValueError(
-                f"source type '{value}' is not supported by this version yet; supported types: "
-                + ", ".join(SUPPORTED_TYPES)
-            )
         raise ValueError(f"unknown source type '{value}'; supported types: " + ", ".join(SUPPORTED_TYPES))
 
     @field_validator("schedule")
@@ -252,11 +256,6 @@ class Source(StrictModel):
         others = [t for t in present if t != self.type]
         if others:
             raise ValueError(f"source '{self.name}' is of type '{self.type}' but also has a '{others[0]}:' block")
-        if self.lookback_days and self.is_file_source:
-            raise ValueError(
-                f"source '{self.name}': lookback_days applies to sources read by a cursor (APIs, databases, "
-                f"fsspec URLs); a {self.type} source reads new and changed files instead: remove lookback_days"
-            )
         if self.lookback_days and self.write_disposition == "append":
             raise ValueError(
                 f"source '{self.name}': lookback_days reads the days before each interval again, which "
@@ -317,7 +316,7 @@ class Defaults(StrictModel):
     start_date: date | datetime = date(2024, 1, 1)
     write_disposition: WriteDisposition | None = None
     lookback_days: Annotated[int, Field(ge=0)] = 0
-    empty_sync_policy: Literal["fail", "allow"] = "fail"
+    empty_sync_policy: EmptySyncPolicy = "fail"
     on_duplicate_keys: DuplicateKeys = "keep_last"
     #: a file modified less than this many seconds ago may still be being written: it waits for the next run
     settle_seconds: Annotated[int, Field(ge=0, le=86400)] = 0
@@ -439,6 +438,32 @@ def _check_schedule(value: str | None) -> str | None:
             + ", ".join(sorted(_CRON_PRESETS))
         )
     return value
+
+
+#: Dango types whose sync replaces the tables (Dango 1.0.13's REPLACE_MODE_SOURCE_TYPES, the ones we run)
+DANGO_REPLACE_MODE_TYPES = ("csv", "local_files", "postgres", "mysql", "github", "hubspot")
+
+
+def compatibility_notes(defaults: Defaults, source: Source, *, dango_project: bool) -> list[str]:
+    """One line per way this source behaves differently here than in Dango (shown by ``dango validate`` and
+    in the DAG's documentation). ``dango_project``: the file is a Dango project's ``.dango/sources.yml``,
+    whose users expect Dango's meaning of its defaults."""
+    notes = []
+    if source.lookback_days and source.is_file_source:
+        notes.append(f"lookback_days is ignored: a {source.type} source reads its new and changed files")
+    options = source.options
+    if source.type == "dlt_native" and (options.pipeline_name or options.dataset_name):
+        notes.append(f"dlt_native pipeline_name/dataset_name are ignored: the pipeline is dango_{source.name} and "
+                     f"the dataset raw_{source.name}")
+    if dango_project and (source.empty_sync_policy or defaults.empty_sync_policy) == "allow":
+        notes.append("empty_sync_policy allow skips a sync that finds nothing and keeps the tables (Dango empties "
+                     "them)")
+    if (dango_project and source.type in DANGO_REPLACE_MODE_TYPES
+            and not (source.write_disposition or defaults.write_disposition)):
+        notes.append("Dango replaces this type's tables on every sync; here new and changed data is merged or "
+                     "appended, so rows deleted at the source stay (set write_disposition: replace for Dango's "
+                     "behaviour)")
+    return notes
 
 
 def effective_drift_policy(defaults: Defaults, source: Source) -> tuple[str, str]:

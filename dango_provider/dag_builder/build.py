@@ -62,6 +62,7 @@ def _default_args(project: Project) -> dict:
 
 
 def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) -> DAG:
+    from dango_provider.config.model import compatibility_notes
     from dango_provider.operators.failure import record_ingest_failure
     from dango_provider.operators.ingest import DltExtractOperator, DltLoadOperator
     from dango_provider.operators.pii_scan import PIIScanOperator
@@ -80,7 +81,10 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
         max_active_runs=1,
         default_args={**_default_args(project), "on_failure_callback": record_ingest_failure},
         tags=["dango", "ingest", source.type, *source.tags],
-        doc_md=source.description,
+        doc_md="\n\n".join([source.description or "",
+                              *(f"Differs from Dango: {note}." for note in
+                                compatibility_notes(project.config.defaults, source,
+                                                    dango_project=project.is_dango_layout))]).strip() or None,
     ) as dag:
         extract = DltExtractOperator(task_id="extract", **common)
         load = DltLoadOperator(task_id="load", pool=settings.pool, **common)

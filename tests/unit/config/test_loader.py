@@ -327,11 +327,13 @@ def test_unknown_type_lists_supported_types(write_sources, project_dir):
                  message="unknown source type 'excel'; supported types: csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, mysql, dlt_native")
 
 
-def test_dango_type_not_supported_yet(write_sources, project_dir):
-    sources_file = write_sources(one_csv_source().replace("type: csv", "type: salesforce"))
+@pytest.mark.parametrize("kind", ["salesforce", "google_sheets", "mongodb", "personio"])
+def test_dango_type_not_supported_yet(write_sources, project_dir, kind):
+    # the type's own block (Dango writes one) adds no errors of its own: one message
+    sources_file = write_sources(one_csv_source().replace("type: csv", f"type: {kind}").replace("csv:", f"{kind}:"))
 
-    assert_error(load_error(project_dir), file=sources_file, line=3, field="sources[0].type",
-                 message="source type 'salesforce' is not supported by this version yet; supported types: "
+    assert_error(load_error(project_dir), file=sources_file, line=2, field="sources[0]",
+                 message=f"Dango type {kind} is not supported yet; supported: "
                          "csv, local_files, filesystem, rest_api, stripe, github, hubspot, sql_database, postgres, "
                          "mysql, dlt_native")
 
@@ -540,12 +542,15 @@ def test_duplicate_yaml_key_is_an_error(write_sources, project_dir):
     assert "duplicate key 'sources'" in error.message
 
 
-def test_lookback_days_on_a_file_source_is_an_error(write_sources, project_dir):
-    sources_file = write_sources(one_csv_source("lookback_days: 3"))
+def test_lookback_days_on_a_file_source_is_accepted_with_a_note(write_sources, project_dir):
+    from dango_provider.config.model import compatibility_notes
 
-    assert_error(load_error(project_dir), file=sources_file, line=2, field="sources[0]",
-                 message="source 'orders': lookback_days applies to sources read by a cursor (APIs, databases, "
-                 "fsspec URLs); a csv source reads new and changed files instead: remove lookback_days")
+    write_sources(one_csv_source("lookback_days: 3"))  # Dango accepts it there
+
+    project = load_project(project_dir)
+
+    assert compatibility_notes(project.config.defaults, project.config.sources[0], dango_project=False) == [
+        "lookback_days is ignored: a csv source reads its new and changed files"]
 
 
 API = "  - name: api\n    type: rest_api\n{extra}    rest_api: {{base_url: 'http://127.0.0.1:1/api', endpoints: [orders]}}\n"
