@@ -278,7 +278,7 @@ def _secrets_in(value: Any, loc: list) -> list[tuple[list, str]]:
     found: list[tuple[list, str]] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            if str(key).endswith("_env") and item is not None:
+            if str(key).endswith("_env") and item not in (None, ""):  # Dango writes '' for a secret not given
                 problem = env_name_problem(item)
                 if problem:
                     found.append(([*loc, key], problem))

@@ -455,6 +455,12 @@ def compatibility_notes(defaults: Defaults, source: Source, *, dango_project: bo
     if source.type == "dlt_native" and (options.pipeline_name or options.dataset_name):
         notes.append(f"dlt_native pipeline_name/dataset_name are ignored: the pipeline is dango_{source.name} and "
                      f"the dataset raw_{source.name}")
+    if source.type == "hubspot" and options.not_read:
+        notes.append(f"HubSpot resources {', '.join(options.not_read)} are not read by this version (CRM objects "
+                     "only)")
+    if source.type == "rest_api" and options.unauthenticated_bearer:
+        notes.append("auth_type bearer names no token variable (auth_token_env) or conn_id: requests are sent "
+                     "without authentication")
     if dango_project and (source.empty_sync_policy or defaults.empty_sync_policy) == "allow":
         notes.append("empty_sync_policy allow skips a sync that finds nothing and keeps the tables (Dango empties "
                      "them)")

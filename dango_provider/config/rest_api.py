@@ -42,6 +42,8 @@ class _Strict(BaseModel):
 
 
 def _env_name(value: str | None) -> str | None:
+    if value == "":
+        return None  # Dango writes '' for a secret it was not given
     problem = None if value is None else env_name_problem(value)
     if problem:
         raise ValueError(problem)
@@ -248,6 +250,8 @@ class RestApiOptions(HttpOptions):
         api_key = _env(self.api_key_env, "api_key_env")
         if kind == "api_key" and api_key is None:
             api_key, token = token, None  # Dango keeps an API key in auth_token_env
+        if self.unauthenticated_bearer:
+            kind = "none"
         name, location = self.api_key_name, self.api_key_location
         if self.auth_type == "custom_header":
             name, location = self.auth_header_name or "Authorization", "header"
@@ -258,6 +262,13 @@ class RestApiOptions(HttpOptions):
             client_id=_env(self.client_id_env, "client_id_env"),
             client_secret=_env(self.client_secret_env, "client_secret_env"),
             token_url=self.access_token_url, secret_headers=secret_headers)
+
+    @property
+    def unauthenticated_bearer(self) -> bool:
+        """Dango writes ``auth_type: bearer`` (its default) also for an API without a token: no variable,
+        no connection. Such a block sends no authentication, as Dango's run does."""
+        return (self.auth is None and self.auth_type == "bearer" and self.auth_token_env is None
+                and self.conn_id is None)
 
     def _flat_kind(self) -> AuthKind | None:
         explicit = {"basic": "http_basic", "custom_header": "api_key"}.get(self.auth_type or "", self.auth_type)
@@ -312,6 +323,8 @@ STRIPE_DEFAULT_ENDPOINTS = ("customers", "charges", "invoices", "subscriptions",
 GithubEndpoint = Literal["issues", "pull_requests", "commits"]
 GITHUB_ENDPOINTS: tuple[GithubEndpoint, ...] = ("issues", "pull_requests", "commits")
 HUBSPOT_OBJECTS = ("contacts", "companies", "deals", "tickets", "products", "quotes", "line_items")
+#: Dango's other HubSpot resources (its wizard selects them by default): accepted, not read yet
+HUBSPOT_NOT_READ_YET = ("owners", "properties", "pipelines_deals", "pipelines_tickets")
 HUBSPOT_DEFAULT_OBJECTS = ("contacts", "companies", "deals", "tickets")
 
 
@@ -433,17 +446,26 @@ class HubspotOptions(_PresetOptions):
     def _objects(self) -> HubspotOptions:
         if self.resources is not None and self.endpoints is not None:
             raise ValueError("use either resources (Dango's key) or endpoints, not both")
-        for name in (*(self.objects), *self.properties):
-            if name not in HUBSPOT_OBJECTS:
+        for name in (*(self.objects), *self.not_read, *self.properties):
+            if name not in HUBSPOT_OBJECTS and (name not in HUBSPOT_NOT_READ_YET or name in self.properties):
                 raise ValueError(f"unknown HubSpot object '{name}'; choose from: " + ", ".join(HUBSPOT_OBJECTS))
         if not self.objects:
-            raise ValueError("resources is empty; omit it to read " + ", ".join(HUBSPOT_DEFAULT_OBJECTS))
+            raise ValueError("resources names no CRM object this version reads; omit it to read "
+                             + ", ".join(HUBSPOT_DEFAULT_OBJECTS))
         return self
+
+    @property
+    def not_read(self) -> list[str]:
+        """Resources Dango knows that this version does not read yet (said by ``dango validate``)."""
+        chosen = self.resources if self.resources is not None else self.endpoints
+        return [name for name in (chosen or []) if name in HUBSPOT_NOT_READ_YET]
 
     @property
     def objects(self) -> list[str]:
         chosen = self.resources if self.resources is not None else self.endpoints
-        return list(HUBSPOT_DEFAULT_OBJECTS) if chosen is None else list(dict.fromkeys(chosen))
+        if chosen is None:
+            return list(HUBSPOT_DEFAULT_OBJECTS)
+        return [name for name in dict.fromkeys(chosen) if name not in HUBSPOT_NOT_READ_YET]
 
     @property
     def secret_env(self) -> str | None:

@@ -247,10 +247,13 @@ def test_hubspot_filter_values_are_epoch_milliseconds():
 
 
 @pytest.mark.parametrize("block, message", [
-    ("resources: [contacts, owners]",
-     "unknown HubSpot object 'owners'; choose from: contacts, companies, deals, tickets, products, quotes, line_items"),
+    ("resources: [contacts, leads]",
+     "unknown HubSpot object 'leads'; choose from: contacts, companies, deals, tickets, products, quotes, line_items"),
+    ("resources: [owners, properties]", "resources names no CRM object this version reads; omit it to read contacts, "
+     "companies, deals, tickets"),
     ("resources: [contacts]\nendpoints: [deals]", "use either resources (Dango's key) or endpoints, not both"),
-    ("resources: []", "resources is empty; omit it to read contacts, companies, deals, tickets"),
+    ("resources: []", "resources names no CRM object this version reads; omit it to read contacts, companies, deals, "
+     "tickets"),
     ("properties: {leads: [x]}",
      "unknown HubSpot object 'leads'; choose from: contacts, companies, deals, tickets, products, quotes, line_items"),
 ])
