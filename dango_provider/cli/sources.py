@@ -233,18 +233,21 @@ def _in_original(exc: DangoConfigError, tmp: Path, sources_file: Path, edit) -> 
 def source_rows(project) -> list[dict]:
     from dango_provider.sources.pipeline import effective_write_disposition
 
-    defaults = project.config.defaults
     return [
         {
             "name": source.name,
             "type": source.type,
             "enabled": source.enabled,
-            "schedule": source.schedule or defaults.schedule,
+            "schedule": _schedule_text(*project.schedule_of(source)),
             "write_disposition": effective_write_disposition(project, source),
             "directory": getattr(source.options, "directory", None),
         }
         for source in project.config.sources
     ]
+
+
+def _schedule_text(cron: str | None, timezone: str) -> str | None:
+    return cron if cron is None or timezone == "UTC" else f"{cron} ({timezone})"
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dango_provider.config.dango_schedules import DangoSchedules, read_dango_schedules
 from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
 from dango_provider.core.paths import inside, outside_message, pattern_problem, roots_from_environment
 from dango_provider.core.secret_text import URL_CREDENTIALS_MESSAGE, env_name_problem, url_credentials
@@ -71,6 +72,8 @@ class Project:
     allowed_roots: tuple[Path, ...] = ()
     #: source entries left out because they are invalid (only when loaded with ``isolate_sources``)
     invalid_sources: tuple[InvalidSource, ...] = ()
+    #: a Dango project's ``.dango/schedules.yml``
+    dango_schedules: DangoSchedules = DangoSchedules()
 
     def _positions(self) -> list[int]:
         """The position in the file of each entry of ``config.sources``."""
@@ -92,6 +95,16 @@ class Project:
         kept = [s for s, position in zip(self.config.sources, positions) if position not in dropped]
         return replace(self, config=self.config.model_copy(update={"sources": kept}),
                        invalid_sources=self.invalid_sources + tuple(invalid))
+
+    def schedule_of(self, source: Source) -> tuple[str | None, str]:
+        """(cron or preset, time zone) of a source: its own, else the first sync schedule of Dango's
+        ``.dango/schedules.yml`` that lists it, else ``defaults.schedule`` (UTC)."""
+        if source.schedule:
+            return source.schedule, "UTC"
+        dango = self.dango_schedules.for_source(source.name)
+        if dango:
+            return dango[0].cron, dango[0].timezone
+        return self.config.defaults.schedule, "UTC"
 
     @property
     def is_dango_layout(self) -> bool:
@@ -166,7 +179,7 @@ def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None
     except ValueError as exc:
         raise DangoConfigError(str(exc)) from None
     project = Project(root=root, sources_file=sources_file, config=config, allowed_roots=extra,
-                      invalid_sources=tuple(invalid))
+                      invalid_sources=tuple(invalid), dango_schedules=read_dango_schedules(root))
     problems = _path_problems(config, root, project.roots)
     if not isolate_sources:
         if problems:

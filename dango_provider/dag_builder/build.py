@@ -39,7 +39,7 @@ def _start(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def _ingest_schedule(value: str | None):
+def _ingest_schedule(value: str | None, timezone: str = "UTC"):
     """A cron schedule with data intervals: each run covers [previous tick, this tick).
 
     Airflow 3 turns a plain cron string into a trigger timetable whose runs have an empty interval
@@ -51,7 +51,7 @@ def _ingest_schedule(value: str | None):
         return value
     from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
-    return CronDataIntervalTimetable(value, "UTC")
+    return CronDataIntervalTimetable(value, timezone)
 
 
 def _default_args(project: Project) -> dict:
@@ -74,7 +74,7 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
     with DAG(
         dag_id=Naming.ingest_dag_id(source.name),
         description=source.description or f"Load source '{source.name}' ({source.type}) into {Naming.raw_schema(source.name)}",
-        schedule=_ingest_schedule(source.schedule or defaults.schedule),
+        schedule=_ingest_schedule(*project.schedule_of(source)),
         start_date=_start(source.start_date or defaults.start_date),
         catchup=False,
         # one run at a time per source: runs share the source's dlt working directory
@@ -96,6 +96,8 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
 
 
 def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
+    from airflow.sdk import CronTriggerTimetable
+
     from dango_provider.config.model import loaded_at_field, parse_duration
     from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
@@ -107,7 +109,10 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.sensors.schema_drift import SchemaDriftSensor
 
     assets = [raw_asset(s.name) for s in project.enabled_sources]
-    schedule = project.config.transform.schedule or (AssetAny(*assets) if assets else None)
+    dbt_schedule = project.dango_schedules.transform
+    schedule = project.config.transform.schedule or (
+        CronTriggerTimetable(dbt_schedule.cron, timezone=dbt_schedule.timezone) if dbt_schedule else None
+    ) or (AssetAny(*assets) if assets else None)
     env = {**warehouse_for(project).dbt_env(), "DANGO_LOCK_TIMEOUT": str(settings.lock_timeout)}
     dbt_dir, target = project.dbt_dir, project.config.dbt.target
     with DAG(

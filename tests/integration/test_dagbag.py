@@ -158,3 +158,41 @@ def test_defaults_retry_delay_and_interval_timetables_reach_the_ingest_dags(tmp_
     assert dag.default_args["retries"] == 4 and dag.default_args["retry_delay"] == timedelta(minutes=2)
     # runs of a cron schedule cover [previous tick, this tick): what incremental sources load
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+
+
+SCHEDULES_SCRIPT = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+out = {}
+for dag_id in sorted(bag.dag_ids):
+    t = bag.dags[dag_id].timetable
+    out[dag_id] = [type(t).__name__, getattr(t, "expression", None), str(getattr(t, "timezone", ""))]
+print(json.dumps({"errors": bag.import_errors, "timetables": out}))
+"""
+
+
+def test_dango_schedules_become_the_dags_schedules(airflow_home, tmp_path, demo_project):
+    """A Dango project's `.dango/schedules.yml` (sync schedules with their time zones, a dbt schedule) sets
+    the ingest DAGs' and dango_transform's schedules; sources it does not list stay manual."""
+    schedules = demo_project / ".dango" / "schedules.yml"
+    schedules.parent.mkdir(exist_ok=True)
+    # written by Dango's own save_schedules_config (tests/dango_compat/generate_fixtures.py)
+    schedules.write_text((REPO / "tests" / "dango_compat" / "fixtures" / "schedules.yml").read_text())
+    try:
+        proc = run([sys.executable, "-c", SCHEDULES_SCRIPT, str(demo_project / "dags")],
+                   airflow_env(airflow_home, demo_project))
+        listed = run([str(BIN / "dango"), "source", "list", "--project", str(demo_project), "--json"], {})
+    finally:
+        schedules.unlink()
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    timetables = result["timetables"]
+    assert timetables["dango_ingest__orders"] == ["CronDataIntervalTimetable", "0 6 * * *", "Europe/Berlin"]
+    assert timetables["dango_ingest__order_lines"] == ["CronDataIntervalTimetable", "0 6 * * *", "Europe/Berlin"]
+    assert timetables["dango_ingest__products"] == ["CronDataIntervalTimetable", "*/30 * * * *", "UTC"]
+    assert timetables["dango_ingest__customers"][0] == "NullTimetable"
+    assert timetables["dango_transform"] == ["CronTriggerTimetable", "0 7 * * *", "America/New_York"]
+    schedules_listed = {s["name"]: s["schedule"] for s in json.loads(listed.stdout)["sources"]} \
+        if listed.stdout.strip().startswith("{") else {s["name"]: s["schedule"] for s in json.loads(listed.stdout)}
+    assert schedules_listed["orders"] == "0 6 * * * (Europe/Berlin)"

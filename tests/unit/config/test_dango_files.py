@@ -15,7 +15,7 @@ from dango_provider.exceptions import DangoConfigError
 from dango_provider.sources.names import name_problems
 
 FIXTURES = Path(__file__).resolve().parents[2] / "dango_compat" / "fixtures"
-CLAIMED = sorted(p for p in FIXTURES.glob("*.yml") if not p.name.startswith("unclaimed__"))
+CLAIMED = sorted(p for p in FIXTURES.glob("*__*.yml") if not p.name.startswith("unclaimed__"))
 UNCLAIMED = sorted(FIXTURES.glob("unclaimed__*.yml"))
 
 
