@@ -19,8 +19,12 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class DltNativeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source_module: str = Field(description="Python module: custom_sources/<module>.py, a project module or a package.")
-    source_function: str = Field(description="The @dlt.source (or @dlt.resource) function in that module.")
+    source_module: str | None = Field(
+        default=None, description="Python module: custom_sources/<module>.py, a project module or a package; "
+        "the source's name when omitted (custom_sources/<name>.py, as Dango discovers it).")
+    source_function: str | None = Field(
+        default=None, description="The @dlt.source (or @dlt.resource) function in that module; when omitted, the "
+        "module's one @dlt.source function.")
     function_kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the function.")
     # Dango's names for its own pipeline and dataset; here both are fixed by the source name
     pipeline_name: str | None = None
@@ -28,8 +32,8 @@ class DltNativeOptions(BaseModel):
 
     @field_validator("source_module")
     @classmethod
-    def _module(cls, value: str) -> str:
-        if not _DOTTED.fullmatch(value):
+    def _module(cls, value: str | None) -> str | None:
+        if value is not None and not _DOTTED.fullmatch(value):
             raise ValueError(
                 f"'{value}' is not a Python module name; use a dotted name such as 'my_source' "
                 "(custom_sources/my_source.py) or 'my_package.sources'"
@@ -38,8 +42,8 @@ class DltNativeOptions(BaseModel):
 
     @field_validator("source_function")
     @classmethod
-    def _function(cls, value: str) -> str:
-        if not _NAME.fullmatch(value):
+    def _function(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME.fullmatch(value):
             raise ValueError(f"'{value}' is not a Python function name")
         return value
 

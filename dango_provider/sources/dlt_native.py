@@ -55,8 +55,10 @@ def build(project: Project, source: Source, interval: Interval):
     secrets: list[str] = []
     kwargs = {key: _resolve(value, source, f"dlt_native.function_kwargs.{key}", secrets)
               for key, value in options.function_kwargs.items()}
-    module = import_source_module(project, options.source_module)
-    function = _function(module, options)
+    module_name = options.source_module or source.name
+    module = import_source_module(project, module_name)
+    function_name = options.source_function or _discover_function(module, module_name)
+    function = _function(module, module_name, function_name)
     parameters = _parameters(function)
     passed = {"data_interval_start": _utc(interval.start) if interval.bounded else None,
               "data_interval_end": _utc(interval.end) if interval.bounded else None,
@@ -64,7 +66,7 @@ def build(project: Project, source: Source, interval: Interval):
     for name in INTERVAL_PARAMETERS:
         if name in parameters and name not in kwargs:
             kwargs[name] = passed[name]
-    label = f"{options.source_module}.{options.source_function}"
+    label = f"{module_name}.{function_name}"
     log.info("source '%s': calling %s with %s", source.name, label, ", ".join(sorted(kwargs)) or "no arguments")
 
     failure = None
@@ -154,17 +156,33 @@ def _import_failure(name: str, exc: BaseException, project: Project) -> IngestEr
                        + _user_frame(exc, project))
 
 
-def _function(module, options: DltNativeOptions):
-    function = getattr(module, options.source_function, None)
+def _function(module, module_name: str, function_name: str):
+    function = getattr(module, function_name, None)
     where = getattr(module, "__file__", None) or module.__name__
     if function is None or not callable(function):
         candidates = sorted(n for n, v in vars(module).items() if not n.startswith("_") and _is_dlt_callable(v))
         problem = "has no function" if function is None else "has a name that is not a function:"
         raise IngestError(
-            f"module '{options.source_module}' ({where}) {problem} '{options.source_function}' "
+            f"module '{module_name}' ({where}) {problem} '{function_name}' "
             "(dlt_native.source_function); its dlt sources and resources: " + (", ".join(candidates) or "none")
         )
     return function
+
+
+def _discover_function(module, module_name: str) -> str:
+    """The module's one ``@dlt.source`` function (else its one ``@dlt.resource``), as Dango discovers a
+    custom source when ``source_function`` is not given."""
+    from dlt.extract import DltResource
+
+    own = {n: v for n, v in vars(module).items() if not n.startswith("_") and _is_dlt_callable(v)
+           and getattr(v, "__module__", module.__name__) == module.__name__}
+    sources = sorted(n for n, v in own.items() if not isinstance(v, DltResource))
+    found = sources or sorted(own)
+    if len(found) != 1:
+        where = getattr(module, "__file__", None) or module.__name__
+        raise IngestError(f"module '{module_name}' ({where}) has {len(found)} dlt sources ({', '.join(found) or 'none'}); "
+                          "set dlt_native.source_function to the one to call")
+    return found[0]
 
 
 def _is_dlt_callable(value: Any) -> bool:

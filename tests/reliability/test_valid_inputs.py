@@ -105,3 +105,22 @@ def test_a_type_change_in_a_dlt_source_is_a_breaking_change_with_the_rows_kept(t
     assert second.source_schema == {"rows": {"id": "bigint", "amount": "varchar"}}  # drift sees DOUBLE -> VARCHAR
     assert query(root, "select id, amount, amount__v_text from raw_feed.rows order by id") == [
         (1, 10.5, None), (2, 20.0, None), (3, None, "EUR 498.33")]
+
+
+def test_a_dlt_native_source_is_discovered_as_dango_does(tmp_path):
+    """Dango discovers a custom source without source_module/source_function: custom_sources/<name>.py and
+    its one @dlt.source function."""
+    root = make_small_project(tmp_path / "p", (
+        'version: "1.0"\nsources:\n  - name: prices\n    type: dlt_native\n    dlt_native: {}\n'
+        "  - name: two\n    type: dlt_native\n    dlt_native: {function_kwargs: {}}\n"), {
+        "custom_sources/prices.py": (
+            "import dlt\n\n@dlt.resource(primary_key='day', write_disposition='merge')\ndef daily():\n"
+            "    yield [{'day': '2024-01-01', 'price': 1.5}]\n\n@dlt.source\ndef prices_source():\n"
+            "    return daily\n"),
+        "custom_sources/two.py": "import dlt\n\n@dlt.source\ndef a():\n    return []\n\n@dlt.source\ndef b():\n"
+                                 "    return []\n"})
+    sync(root, "prices")
+    assert query(root, "select day, price from raw_prices.daily") == [("2024-01-01", 1.5)]
+    with pytest.raises(Exception, match=r"module 'two' \(.*two.py\) has 2 dlt sources \(a, b\); set "
+                                        "dlt_native.source_function to the one to call"):
+        sync(root, "two")

@@ -165,8 +165,6 @@ def test_dlt_native_block_loads_as_dango_writes_it(project_dir, write_sources):
          "'feed()' is not a Python function name"),
         ("{source_module: feeds, source_function: feed, function_kwargs: {page-size: 10}}",
          "sources[0].dlt_native.function_kwargs", "'page-size' is not a keyword argument name"),
-        ("{source_module: feeds}", "sources[0].dlt_native.source_function",
-         "required key 'source_function' is missing"),
         ("{source_module: feeds, source_function: feed, kwargs: {a: 1}}", "sources[0].dlt_native.kwargs",
          "unknown key 'kwargs'; allowed keys here: dataset_name, function_kwargs, pipeline_name, source_function, "
          "source_module"),
