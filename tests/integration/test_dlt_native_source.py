@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dango_provider.config.loader import load_project
-from dango_provider.exceptions import DangoConfigError, IngestError, MissingCredentialsError
+from dango_provider.exceptions import IngestError, MissingCredentialsError
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.runner import NothingToLoad
 from tests import ingest
@@ -190,11 +190,13 @@ def test_missing_environment_variable_is_named(tmp_path, monkeypatch):
         sync(root)
 
 
-def test_dango_pipeline_and_dataset_names_are_refused_with_the_reason(tmp_path):
+def test_dango_pipeline_and_dataset_names_are_accepted_with_a_note(tmp_path):
+    from dango_provider.config.model import compatibility_notes
+
     root = make_project(tmp_path, "{source_module: shop_feed, source_function: shop_feed, dataset_name: shop}")
-    with pytest.raises(DangoConfigError, match="sources\\[0\\].dlt_native.dataset_name: dataset_name cannot be set "
-                                               "here: it is always raw_<source name>"):
-        load_project(root)
+    project = load_project(root)  # Dango writes them; the names here stay fixed by the source name
+    assert compatibility_notes(project.config.defaults, project.config.sources[0], dango_project=False) == [
+        "dlt_native pipeline_name/dataset_name are ignored: the pipeline is dango_feed and the dataset raw_feed"]
 
 
 def test_the_interval_reaches_the_function_as_utc_datetimes(tmp_path):
