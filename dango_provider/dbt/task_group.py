@@ -49,13 +49,30 @@ def leave_out_not_ready(context) -> None:
     task = context["task"]
     select = str(getattr(task, "select", None) or "")
     node = select.removeprefix("fqn:").rsplit(".", 1)[-1] if select.startswith("fqn:") else select
-    blocking = (scope.get("left_out") or {}).get(node)
+    left = dict(scope.get("left_out") or {})
+    if scope.get("not_ready") and task.task_id != "dbt_staging":
+        # the manifest this task was rendered from may be newer than the one sources_ready read (an ingest
+        # refreshed it meanwhile): decide on the current one too
+        left.update(_left_out_now(Path(task.project_dir), scope["not_ready"]))
+    blocking = left.get(node)
     if blocking:
         raise AirflowSkipException(f"left out: {node} depends on source(s) not loaded yet: {', '.join(blocking)}")
     if task.task_id == "dbt_staging" and scope.get("not_ready"):
         extra = [f"path:models/staging/{name}" for name in scope["not_ready"]]
         existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
         task.exclude = [*existing, *extra]
+
+
+def _left_out_now(dbt_dir: Path, not_ready: list[str]) -> dict[str, list[str]]:
+    import json
+
+    from dango_provider.core.transform_scope import left_out
+
+    manifest = Naming.manifest_path(dbt_dir)
+    try:
+        return left_out(json.loads(manifest.read_text()), not_ready)
+    except (OSError, ValueError):
+        return {}
 
 
 def _profile_name(dbt_dir: Path) -> str:
