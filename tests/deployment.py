@@ -148,11 +148,14 @@ class Deployment:
 
 
 def built_transform_succeeded(deployment: Deployment) -> bool:
-    """A dango_transform run succeeded that did build (its sources_ready check passed, not skipped)."""
+    """A dango_transform run succeeded that did build (its sources_ready check passed, not skipped) and
+    started after the last ingest run ended: a run that started earlier may have built only the sources
+    that were ready then (the rest left out)."""
     return bool(deployment.query(
         "select 1 from dag_run r join task_instance t on t.dag_id = r.dag_id and t.run_id = r.run_id "
         "where r.dag_id = 'dango_transform' and r.state = 'success' "
-        "and t.task_id = 'sources_ready' and t.state = 'success'"))
+        "and t.task_id = 'sources_ready' and t.state = 'success' and r.start_date >= "
+        "(select max(end_date) from dag_run where dag_id like 'dango_ingest__%')"))
 
 
 def ingest_and_transform_done(deployment: Deployment, ingest_ids: list[str]):
