@@ -207,3 +207,14 @@ def generate_served_docs(root: Path) -> Path:
         generate_docs(project.dbt_dir, warehouse.dbt_env(), Naming.docs_dir(project.warehouse_path),
                       target=project.config.dbt.target)
     return Naming.docs_dir(project.warehouse_path)
+
+
+def overview_of(root: Path) -> tuple[dict, str]:
+    """The plugin's overview of a project (data and page), built by the code the app's ``/dango/`` runs."""
+    from dango_provider.config.loader import load_project
+    from dango_provider.plugins.overview import collect_overview
+    from dango_provider.plugins.rendering import render
+
+    overview = collect_overview(load_project(root))
+    links = {"docs": "/dango/docs/", "api": "/dango/api/overview", "dags": "/dags", "metabase": None}
+    return overview, render("overview.html", ov=overview, chart="", links=links, framed=False)

@@ -25,8 +25,10 @@ from dango_provider.core.times import parse_utc
 def _state(changes: list[dict] | None, last_load: dict | None, failure: dict | None,
            error_after: timedelta | None) -> str:
     """failed (newer than the last load), blocked, stale (older than freshness.error_after), ok, never loaded."""
-    failed_at = parse_utc((failure or {}).get("failed_at"))
-    if failure and (last_load is None or failed_at is None or failed_at >= last_load["at"]):
+    from dango_provider.core.governance_state import current_failure
+
+    failure = current_failure(failure, last_load and last_load["at"])
+    if failure:
         where = f"{failure.get('dag_id')}.{failure.get('task_id')} run {failure.get('run_id')}"
         log = f", log: {failure['log_url']}" if failure.get("log_url") else ""
         return f"failed: {failure.get('error')} ({where}{log})"

@@ -13,10 +13,13 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dango_provider.core.times import parse_utc
+
 DRIFT_BLOCKED = "drift_blocked.json"
 PII = "pii.json"
 READY = "staging_ready.json"
 FAILURE = "last_failure.json"
+TRANSFORM_SCOPE = "last_scope.json"
 
 
 def _read(path: Path) -> dict | None:
@@ -95,6 +98,23 @@ def last_failure(state_dir: Path) -> dict | None:
 
 def clear_failure(state_dir: Path) -> None:
     (state_dir / FAILURE).unlink(missing_ok=True)
+
+
+def current_failure(failure: dict | None, last_load_at: datetime | None) -> dict | None:
+    """The recorded failure when it is newer than the last load (a failure whose time is unknown counts)."""
+    if not failure:
+        return None
+    failed_at = parse_utc(failure.get("failed_at"))
+    return failure if last_load_at is None or failed_at is None or failed_at >= last_load_at else None
+
+
+def write_transform_scope(state_root: Path, scope: dict) -> None:
+    """What the last ``dango_transform`` run built and left out (read by the overview)."""
+    _write(state_root / "transform" / TRANSFORM_SCOPE, {**scope, "decided_at": datetime.now(UTC).isoformat()})
+
+
+def transform_scope(state_root: Path) -> dict | None:
+    return _read(state_root / "transform" / TRANSFORM_SCOPE)
 
 
 def describe_changes(changes: list[dict]) -> str:

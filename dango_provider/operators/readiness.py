@@ -32,7 +32,7 @@ class SourcesReadyOperator(BaseOperator):
         self.project_dir = project_dir
 
     def execute(self, context: Context) -> dict:
-        from dango_provider.core.governance_state import is_ready
+        from dango_provider.core.governance_state import is_ready, write_transform_scope
         from dango_provider.core.naming import Naming
         from dango_provider.core.transform_scope import left_out, unparseable_references
         from dango_provider.settings import load_configured_project as load_project
@@ -42,13 +42,19 @@ class SourcesReadyOperator(BaseOperator):
         sources = project.enabled_sources
         ready = [s.name for s in sources if is_ready(source_state_dir(project, s))]
         not_ready = [s.name for s in sources if s.name not in ready]
+        state_root = Naming.state_dir(project.root)
+
+        def skip(reason: str) -> AirflowSkipException:
+            write_transform_scope(state_root, {"run_id": context.get("run_id"), "ready": ready,
+                                               "not_ready": not_ready, "left_out": {}, "skipped": reason})
+            return AirflowSkipException(reason)
+
         if sources and not ready:
-            raise AirflowSkipException(
-                "nothing to build: no source has loaded yet (" + ", ".join(not_ready) + "); the transform runs "
-                "again when one loads")
+            raise skip("nothing to build: no source has loaded yet (" + ", ".join(not_ready) + "); the transform "
+                       "runs again when one loads")
         blocking = unparseable_references(project.dbt_dir, not_ready)
         if blocking:
-            raise AirflowSkipException(
+            raise skip(
                 "not building yet: the dbt project refers to source(s) that have not loaded, so dbt cannot parse "
                 "it until they load once (" + ", ".join(not_ready) + "): "
                 + "; ".join(f"{file} uses {', '.join(names)}" for file, names in blocking.items()))
@@ -60,4 +66,6 @@ class SourcesReadyOperator(BaseOperator):
             for node, blocking in excluded.items():
                 self.log.warning("left out: %s (depends on %s, not loaded yet)", node, ", ".join(blocking))
         self.log.info("building from %d loaded source(s): %s", len(ready), ", ".join(ready) or "none")
-        return {"ready": ready, "not_ready": not_ready, "left_out": excluded}
+        scope = {"ready": ready, "not_ready": not_ready, "left_out": excluded}
+        write_transform_scope(state_root, {**scope, "run_id": context.get("run_id"), "skipped": None})
+        return scope

@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dango_provider.config.model import effective_freshness
-from dango_provider.core.governance_state import drift_blocked, ready_info
+from dango_provider.core.governance_state import (
+    current_failure,
+    drift_blocked,
+    last_failure,
+    ready_info,
+    transform_scope,
+)
 from dango_provider.core.naming import Naming
 from dango_provider.core.serving_reader import ServingData, read_serving_copy
 from dango_provider.core.snapshot import serving_path
@@ -20,6 +26,7 @@ from dango_provider.core.times import parse_utc
 
 #: DAG run states shown as they are; anything else a source can be in is named below
 BLOCKED = "blocked by schema drift"
+FAILED = "failed"
 LOADED = "loaded"
 NEVER_LOADED = "never loaded"
 
@@ -91,12 +98,36 @@ def _last_load(loads: list[dict], state: dict | None) -> dict | None:
     return None
 
 
-def _status(blocked: bool, last_run: dict | None, last_load: dict | None) -> str:
+def _status(blocked: bool, failure: dict | None, last_run: dict | None, last_load: dict | None) -> str:
+    if failure:
+        return FAILED
     if blocked:
         return BLOCKED
     if last_run:
         return last_run["state"]
     return LOADED if last_load else NEVER_LOADED
+
+
+def _failure(failure: dict | None, airflow_root: str) -> dict | None:
+    """The failure shown: its first line, when, the task and a link to its log in the Airflow UI."""
+    if not failure:
+        return None
+    log_url = failure.get("log_url")
+    if not log_url and failure.get("dag_id") and failure.get("run_id") and failure.get("task_id"):
+        log_url = f"{airflow_root}/dags/{failure['dag_id']}/runs/{failure['run_id']}/tasks/{failure['task_id']}"
+    return {"error": failure.get("error") or "the task failed", "at": parse_utc(failure.get("failed_at")),
+            "dag_id": failure.get("dag_id"), "task_id": failure.get("task_id"), "run_id": failure.get("run_id"),
+            "log_url": log_url}
+
+
+def _transform(scope: dict | None, airflow_root: str) -> dict | None:
+    """What the last ``dango_transform`` run decided to build: left-out models with the sources they wait for."""
+    if scope is None:
+        return None
+    return {"run_id": scope.get("run_id"), "at": parse_utc(scope.get("decided_at")),
+            "skipped": scope.get("skipped"), "not_ready": scope.get("not_ready") or [],
+            "left_out": [{"node": node, "waits_for": waits} for node, waits in sorted((scope.get("left_out") or {}).items())],
+            "dag_url": f"{airflow_root}/dags/{Naming.transform_dag_id}"}
 
 
 def hidden_schemas(source_names: list[str]) -> set[str]:
@@ -126,6 +157,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
         blocked_changes = drift_blocked(state_dir)
         loads = serving.loads.get(source.name, [])
         last_load = _last_load(loads, ready_info(state_dir))
+        failure = _failure(current_failure(last_failure(state_dir), last_load and last_load["at"]), airflow_root)
         dag_id = Naming.ingest_dag_id(source.name)
         last_run = last_runs.get(dag_id)
         open_drift: list[dict] = []
@@ -147,7 +179,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
             "credentials": credential_names(source.options),
             "dag_id": dag_id,
             "dag_url": f"{airflow_root}/dags/{dag_id}",
-            "status": _status(blocked_changes is not None, last_run, last_load),
+            "status": _status(blocked_changes is not None, failure, last_run, last_load),
+            "failure": failure,
             "last_load": last_load,
             "last_run": last_run,
             "loads": [{"at": load["at"], "rows": load["rows"]} for load in loads],
@@ -164,6 +197,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     return {
         "generated_at": now,
         "project": {"root": str(project.root), "sources_file": str(project.sources_file), "error": None},
+        "transform": _transform(transform_scope(Naming.state_dir(project.root)), airflow_root),
         "serving_copy": {"path": str(serving.path), "exists": serving.exists, "published_at": serving.published_at,
                          "error": serving.error},
         "sources": sources,
@@ -176,6 +210,7 @@ def config_error_overview(message: str, sources_file: str | None, now: datetime 
     return {
         "generated_at": now or datetime.now(UTC),
         "project": {"root": None, "sources_file": sources_file, "error": message},
+        "transform": None,
         "serving_copy": {"path": None, "exists": False, "published_at": None, "error": None},
         "sources": [],
         "schemas": [],

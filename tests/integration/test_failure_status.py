@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from markupsafe import escape
 
+from tests.apiserver import overview_of
 from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
@@ -46,7 +48,15 @@ def test_a_failed_load_is_reported_until_a_load_succeeds(tmp_path, airflow_home)
     state = status(project, env)["orders"]["state"]
     assert state.startswith(f"failed: {message}")
     assert "(dango_ingest__orders.extract run manual__" in state
+    overview, page = overview_of(project)
+    orders = overview["sources"][0]
+    assert orders["status"] == "failed" and orders["failure"]["error"].startswith(message)
+    assert orders["failure"]["log_url"].startswith("http://localhost:8080/dags/dango_ingest__orders/runs/manual__")
+    assert "/tasks/extract" in orders["failure"]["log_url"]
+    assert '<span class="badge failed">failed</span>' in page
+    assert f'<pre class="error-line">{escape(message)}' in page and 'class="log-link"' in page
 
     bad.write_text("order_id,amount\n2,20.0\n3,30.0\n")
     run(ingest, env)
     assert status(project, env)["orders"]["state"] == "ok"
+    assert overview_of(project)[0]["sources"][0]["failure"] is None

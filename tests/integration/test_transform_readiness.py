@@ -7,6 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from tests.apiserver import overview_of
 from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
@@ -52,6 +53,9 @@ def test_the_transform_builds_what_is_ready(tmp_path, airflow_home):
     nothing = dags_test("dango_transform", env)
     assert "nothing to build: no source has loaded yet (shop, crm); the transform runs again when one loads" \
         in nothing
+    overview, page = overview_of(project)
+    assert overview["transform"]["skipped"].startswith("nothing to build: no source has loaded yet (shop, crm)")
+    assert "<strong>Built nothing:</strong> nothing to build: no source has loaded yet (shop, crm)" in page
 
     dags_test("dango_ingest__shop", env)  # crm stays never loaded
     built = dags_test("dango_transform", env)
@@ -75,6 +79,12 @@ def test_the_transform_builds_what_is_ready(tmp_path, airflow_home):
     assert "left out: accounts_count (depends on crm, not loaded yet)" in partial
     assert "left out: accounts_count depends on source(s) not loaded yet: crm" in partial
     assert "marts.accounts_count" not in tables(project)
+    overview, page = overview_of(project)
+    left_out = {m["node"]: m["waits_for"] for m in overview["transform"]["left_out"]}
+    assert {"accounts_count", "stg_crm__crm"} <= set(left_out) and set(map(tuple, left_out.values())) == {("crm",)}
+    assert not any(node.startswith("stg_shop") or node == "orders_count" for node in left_out)
+    assert overview["transform"]["skipped"] is None and overview["transform"]["run_id"].startswith("manual__")
+    assert '<li><code>accounts_count</code> <span class="muted small">waits for crm</span></li>' in page
     con = duckdb.connect(str(project / "data" / "warehouse.duckdb"), read_only=True)
     try:
         assert con.sql("select n from marts.orders_count").fetchone() == (3,)
