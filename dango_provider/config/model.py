@@ -442,6 +442,19 @@ def _check_schedule(value: str | None) -> str | None:
 
 #: Dango types whose sync replaces the tables (Dango 1.0.13's REPLACE_MODE_SOURCE_TYPES, the ones we run)
 DANGO_REPLACE_MODE_TYPES = ("csv", "local_files", "postgres", "mysql", "github", "hubspot")
+#: of those, the ones whose reads here are whole (every file, every row of a table without a cursor), so a
+#: Dango project's source of that type replaces its tables as in Dango; the GitHub and HubSpot presets read
+#: incrementally, where replacing would drop the rows not read again
+DANGO_REPLACED_HERE = ("csv", "local_files", "postgres", "mysql")
+
+
+def dango_write_disposition(defaults: Defaults, source: Source, *, dango_project: bool) -> str | None:
+    """``replace`` when Dango's meaning applies: a Dango project's source of a type Dango replaces on every
+    sync (deletes at the source, or a deleted file, then disappear here too), and no write_disposition set
+    on the source or in ``defaults``. None otherwise (the source's own rules decide)."""
+    if source.write_disposition or defaults.write_disposition:
+        return None
+    return "replace" if dango_project and source.type in DANGO_REPLACED_HERE else None
 
 
 def compatibility_notes(defaults: Defaults, source: Source, *, dango_project: bool) -> list[str]:
@@ -464,7 +477,7 @@ def compatibility_notes(defaults: Defaults, source: Source, *, dango_project: bo
     if dango_project and (source.empty_sync_policy or defaults.empty_sync_policy) == "allow":
         notes.append("empty_sync_policy allow skips a sync that finds nothing and keeps the tables (Dango empties "
                      "them)")
-    if (dango_project and source.type in DANGO_REPLACE_MODE_TYPES
+    if (dango_project and source.type in DANGO_REPLACE_MODE_TYPES and source.type not in DANGO_REPLACED_HERE
             and not (source.write_disposition or defaults.write_disposition)):
         notes.append("Dango replaces this type's tables on every sync; here new and changed data is merged or "
                      "appended, so rows deleted at the source stay (set write_disposition: replace for Dango's "

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dango_provider.config.loader import Project
-from dango_provider.config.model import Source
+from dango_provider.config.model import Source, dango_write_disposition
 from dango_provider.core.naming import Naming
 from dango_provider.offline import disable_telemetry
 from dango_provider.sources import files
@@ -54,11 +54,16 @@ def pipeline_for(project: Project, source: Source, destination=None):
 
 
 def effective_write_disposition(project: Project, source: Source) -> str:
-    explicit = source.write_disposition or project.config.defaults.write_disposition
+    explicit = source.write_disposition or project.config.defaults.write_disposition or dango_write_disposition(
+        project.config.defaults, source, dango_project=project.is_dango_layout)
     if explicit:
         return explicit
+    if source.type in ("rest_api", "stripe", "github", "hubspot"):
+        return "merge"  # API records are updated in place
+    if source.type in ("sql_database", "postgres", "mysql"):
+        return "per table: merge with a primary key, else append with a cursor, else replace"
     if not source.is_file_source:
-        return "merge" if source.primary_key else "append"
+        return "merge" if source.primary_key else "per resource (its own hints)"
     strategy = source.options.deduplication_strategy
     if files.primary_key(source) and strategy in ("latest_only", "scd_type2"):
         return "merge"

@@ -199,7 +199,9 @@ def resource_hints(project: Project, source: Source, *, primary_key: str | list[
 
 def write_disposition(project: Project, source: Source) -> str:
     """The source's write disposition, else ``defaults``', else merge (API records are updated in place)."""
-    return source.write_disposition or project.config.defaults.write_disposition or "merge"
+    from dango_provider.sources.pipeline import effective_write_disposition
+
+    return effective_write_disposition(project, source)
 
 
 def paginator_config(value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:

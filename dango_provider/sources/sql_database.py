@@ -26,7 +26,7 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 
 from dango_provider.config.loader import Project
-from dango_provider.config.model import Source
+from dango_provider.config.model import Source, dango_write_disposition
 from dango_provider.config.sql_database import SqlDatabaseOptions
 from dango_provider.core.times import as_utc
 from dango_provider.exceptions import IngestError, MissingCredentialsError
@@ -231,8 +231,11 @@ def _apply_table_hints(project: Project, source: Source, interval: Interval, res
     if unknown:
         raise IngestError(f"table '{table.name}' has no column '{unknown[0]}' (in its primary key); columns: "
                           + ", ".join(columns))
+    # a table read in full in a Dango project replaces its table, as Dango's sync does (deletes follow)
+    dango = None if cursor else dango_write_disposition(project.config.defaults, source,
+                                                        dango_project=project.is_dango_layout)
     disposition = (config.write_disposition or source.write_disposition or project.config.defaults.write_disposition
-                   or ("merge" if key else "append" if cursor else "replace"))
+                   or dango or ("merge" if key else "append" if cursor else "replace"))
     if disposition == "merge" and not key:
         raise IngestError(
             f"table '{table.name}' has write_disposition merge but no primary key (none configured and no "

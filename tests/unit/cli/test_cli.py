@@ -37,11 +37,8 @@ def test_validate_demo_like_project(tmp_path):
     lines = proc.stdout.splitlines()
     assert lines[0] == (f"{project / '.dango' / 'sources.yml'}: valid, 4 source(s) (4 enabled): "
                         "customers, products, orders, order_lines")
-    # a Dango project: one line per source whose behaviour differs from Dango's
-    assert lines[1:] == [f"note: source '{name}': Dango replaces this type's tables on every sync; here new and "
-                         "changed data is merged or appended, so rows deleted at the source stay (set "
-                         "write_disposition: replace for Dango's behaviour)"
-                         for name in ("customers", "products", "orders")]  # order_lines sets merge
+    # a Dango project whose csv sources replace their tables as in Dango (order_lines sets merge): no note
+    assert lines[1:] == []
 
 
 def test_validate_defaults_to_the_current_directory(tmp_path):

@@ -57,9 +57,9 @@ def test_a_dango_type_we_do_not_run_gets_one_message(tmp_path, fixture):
     ("rest_api__defaults", "auth_type bearer names no token variable (auth_token_env) or conn_id: requests are sent "
                            "without authentication"),
     ("csv__every_field", "lookback_days is ignored: a csv source reads its new and changed files"),
-    ("csv__defaults", "Dango replaces this type's tables on every sync; here new and changed data is merged or "
-                      "appended, so rows deleted at the source stay (set write_disposition: replace for Dango's "
-                      "behaviour)"),
+    ("github__defaults", "Dango replaces this type's tables on every sync; here new and changed data is merged or "
+                         "appended, so rows deleted at the source stay (set write_disposition: replace for Dango's "
+                         "behaviour)"),
 ])
 def test_where_behaviour_differs_validate_says_so(tmp_path, fixture, note):
     from tests.unit.helpers import run_dango
@@ -68,3 +68,33 @@ def test_where_behaviour_differs_validate_says_so(tmp_path, fixture, note):
     proc = run_dango("validate", str(project))
     assert proc.returncode == 0, proc.stderr
     assert f"note: source 'my_{fixture.split('__')[0]}': {note}" in proc.stdout.splitlines()
+
+
+@pytest.mark.parametrize("fixture, expected", [
+    ("csv__defaults", "replace"), ("local_files__defaults", "replace"), ("csv__every_field", "replace"),
+    ("postgres__defaults", "replace"), ("mysql__defaults", "replace"),
+    ("github__defaults", "merge"), ("rest_api__defaults", "merge"), ("filesystem__defaults", "append"),
+])
+def test_write_behaviour_of_dango_files_is_dangos(tmp_path, fixture, expected):
+    """Dango replaces the tables of csv, local_files, postgres and mysql sources on every sync (rows deleted at
+    the source, or in a deleted file, disappear); its files here mean the same. GitHub keeps the note above."""
+    from dango_provider.sources.pipeline import effective_write_disposition
+
+    project = load_project(dango_project(tmp_path, FIXTURES / f"{fixture}.yml"))
+    assert effective_write_disposition(project, project.config.sources[0]) == expected
+
+
+def test_a_write_disposition_that_is_set_wins_and_sources_yml_keeps_its_meaning(tmp_path):
+    from dango_provider.sources.pipeline import effective_write_disposition
+
+    text = (FIXTURES / "csv__defaults.yml").read_text()
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "sources.yml").write_text(text)  # our layout: merge/append as documented
+    own = load_project(tmp_path / "own")
+    assert effective_write_disposition(own, own.config.sources[0]) == "append"
+    (tmp_path / "set").mkdir()
+    merged = dango_project(tmp_path / "set", FIXTURES / "csv__defaults.yml")
+    (merged / ".dango" / "sources.yml").write_text(text.replace("version: '1.0'\n",
+                                                                "version: '1.0'\ndefaults: {write_disposition: append}\n"))
+    project = load_project(merged)
+    assert effective_write_disposition(project, project.config.sources[0]) == "append"
