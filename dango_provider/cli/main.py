@@ -1,6 +1,7 @@
 """The ``dango`` command. Exit codes: 0 success, 1 invalid project or failed command, 2 usage error.
 
-One module per command group registers its subcommands: init, source (add, list), status, drift.
+One module per command group registers its subcommands: init, source (add, list), status, drift,
+metabase, secrets.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dango_provider.cli import drift, init, metabase, sources, status
+from dango_provider.cli import drift, init, metabase, secrets, sources, status
 from dango_provider.cli.common import error_dicts, print_json
 from dango_provider.exceptions import DangoConfigErrors, DangoError
 
@@ -32,13 +33,19 @@ def _validate(args: argparse.Namespace) -> int:
     for source in sources_:
         for note in compatibility_notes(project.config.defaults, source, dango_project=project.is_dango_layout):
             print(f"note: source '{source.name}': {note}")
+    from dango_provider.cli.secrets import credential_report
+
+    for line in credential_report(project):
+        print(line)
     return 0
 
 
 def _register_validate(sub: argparse._SubParsersAction) -> None:
     validate = sub.add_parser("validate", help="check sources.yml; print every error with file, line and field",
                               description="Load sources.yml with the real loader and report every error with "
-                                          "its file, line and field path. Exit 1 when it is not valid.")
+                                          "its file, line and field path; then, per source, whether each "
+                                          "credential it names is set where this runs (environment variables, "
+                                          "Airflow connections). Exit 1 when it is not valid.")
     validate.add_argument("path", nargs="?", default=".", help="project directory or sources.yml (default: .)")
     validate.add_argument("--json", action="store_true",
                           help='print {"valid": true, "file": PATH, "sources": [NAME, ...]} or '
@@ -56,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.register(sub)
     drift.register(sub)
     metabase.register(sub)
+    secrets.register(sub)
     return parser
 
 

@@ -25,13 +25,32 @@ def mask(value: str | None) -> None:
         mask_secret(password or user)
 
 
+def imported_conn_id(variable: str) -> str:
+    """The Airflow connection ``dango secrets import`` keeps environment variable ``variable`` in."""
+    return variable.lower()
+
+
+def _imported(variable: str) -> str | None:
+    """The value of ``variable`` from the Airflow connection ``dango secrets import`` made of it (its password)."""
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(imported_conn_id(variable))
+    except Exception:  # not defined (Airflow's exception class differs across versions) or no Airflow here
+        return None
+    return conn.password or None
+
+
 def env_secret(variable: str, *, source: str, field: str) -> str:
-    """The value of environment variable ``variable``, named in ``field`` of ``source``."""
-    value = os.environ.get(variable)
+    """The value of environment variable ``variable``, named in ``field`` of ``source``; when the variable is
+    not set, the Airflow connection ``dango secrets import`` stored it in (a Dango project's ``.env``)."""
+    value = os.environ.get(variable) or _imported(variable)
     if not value:
         raise MissingCredentialsError(
             f"source '{source}': {field} names the environment variable '{variable}', which is not set; "
-            "set it in the environment of the Airflow workers (or use conn_id with an Airflow connection)"
+            "set it in the environment of the Airflow workers, or store it as the Airflow connection "
+            f"'{imported_conn_id(variable)}' (`dango secrets import` does that from a Dango project's .env), "
+            "or use conn_id with an Airflow connection"
         )
     mask(value)
     return value

@@ -129,3 +129,38 @@ def test_a_wrong_password_names_source_and_cause_without_the_password(tmp_path, 
     message = str(info.value)
     assert "source 'shop'" in message and "Access denied" in message and user in message
     assert wrong not in message and password not in message
+
+
+def test_a_dango_projects_env_file_reaches_the_task_through_dango_secrets_import(tmp_path, shop, airflow_home):
+    """Dango keeps MYSQL_CREDENTIALS in .env; `dango secrets import` stores it as an Airflow connection, the
+    task reads it from there, and no command prints it. `dango validate` reports where it is set."""
+    database, user, password, _ = shop
+    project = make_small_project(tmp_path / "p", "", {})
+    (project / "sources.yml").unlink()
+    (project / ".dango").mkdir()
+    shutil.copy(FIXTURES / "mysql__defaults.yml", project / ".dango" / "sources.yml")
+    secret_url = mariadb.url(database, user, password)
+    (project / ".env").write_text(f"# written by Dango\nMYSQL_CREDENTIALS={secret_url}\nUNUSED_TOKEN=abc123\n")
+    env = airflow_env(airflow_home, project)
+    env.pop("MYSQL_CREDENTIALS", None)
+    dango = str(BIN / "dango")
+    try:
+        before = run([dango, "validate", str(project)], env).stdout
+        assert ("credentials: source 'my_mysql': environment variable MYSQL_CREDENTIALS: not set here (the Airflow "
+                "workers need it; `dango secrets import` stores a Dango project's .env entry)") in before
+
+        imported = run([dango, "secrets", "import", "--project", str(project)], env).stdout
+        assert imported.splitlines() == [
+            "created Airflow connection 'mysql_credentials' from MYSQL_CREDENTIALS (used by my_mysql)",
+            "skipped UNUSED_TOKEN: no source names it (--all imports it anyway)"]
+        after = run([dango, "validate", str(project)], env).stdout
+        assert ("credentials: source 'my_mysql': environment variable MYSQL_CREDENTIALS: stored as Airflow "
+                "connection 'mysql_credentials'") in after
+
+        loaded = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__my_mysql"], env)
+        assert rows(project, "select count(*) from raw_my_mysql.orders") == [(4,)]
+        for output in (before, imported, after, loaded.stdout + loaded.stderr):
+            assert password not in output and secret_url not in output
+        assert "sources.yml" not in imported and secret_url not in (project / ".dango" / "sources.yml").read_text()
+    finally:
+        run([str(BIN / "airflow"), "connections", "delete", "mysql_credentials"], env, check=False)

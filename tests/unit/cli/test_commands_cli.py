@@ -63,7 +63,7 @@ def commands() -> list[tuple[str, ...]]:
 def test_the_parser_has_the_commands():
     assert commands() == [(), ("init",), ("validate",), ("source",), ("source", "add"), ("source", "list"),
                           ("status",), ("drift",), ("drift", "accept"), ("metabase",),
-                          ("metabase", "setup")]
+                          ("metabase", "setup"), ("secrets",), ("secrets", "import")]
 
 
 @pytest.mark.parametrize("command", commands(), ids=lambda c: " ".join(c) or "dango")

@@ -316,7 +316,8 @@ def test_missing_environment_variable_names_source_field_and_variable(monkeypatc
                           block="rest_api")
     assert str(info.value) == (
         "source 'shop': rest_api.auth_token_env names the environment variable 'NOT_SET_TOKEN', which is not set; "
-        "set it in the environment of the Airflow workers (or use conn_id with an Airflow connection)")
+        "set it in the environment of the Airflow workers, or store it as the Airflow connection 'not_set_token' "
+        "(`dango secrets import` does that from a Dango project's .env), or use conn_id with an Airflow connection")
 
 
 def _connection(monkeypatch, conn_id: str, **fields) -> None:
