@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dango_provider.config.dango_project import apply_platform_paths, read_platform_paths, relocate
 from dango_provider.config.dango_schedules import DangoSchedules, read_dango_schedules
 from dango_provider.config.model import DuplicateSourceName, Source, SourcesFile
 from dango_provider.core.paths import inside, outside_message, pattern_problem, roots_from_environment
@@ -174,6 +175,9 @@ def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None
     sources_file = find_sources_file(path)
     config, invalid = _load(sources_file, isolate_entries=isolate_sources)
     root = project_root_for(sources_file)
+    used: list[str] = []
+    if sources_file.parent.name == ".dango":  # Dango's project.yml may move the warehouse and the dbt project
+        config, used = apply_platform_paths(config, read_platform_paths(root))
     try:
         extra = roots_from_environment() if allowed_roots is None else tuple(Path(r).resolve() for r in allowed_roots)
     except ValueError as exc:
@@ -181,6 +185,9 @@ def load_project(path: str | Path, allowed_roots: tuple[Path, ...] | None = None
     project = Project(root=root, sources_file=sources_file, config=config, allowed_roots=extra,
                       invalid_sources=tuple(invalid), dango_schedules=read_dango_schedules(root))
     problems = _path_problems(config, root, project.roots)
+    from_project_yml = relocate(problems, used, root)
+    if from_project_yml:  # the project-wide paths: nothing runs without them, isolated or not
+        raise from_project_yml[0] if len(from_project_yml) == 1 else DangoConfigErrors(from_project_yml)
     if not isolate_sources:
         if problems:
             raise located_errors(sources_file, problems)

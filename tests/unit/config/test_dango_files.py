@@ -98,3 +98,30 @@ def test_a_write_disposition_that_is_set_wins_and_sources_yml_keeps_its_meaning(
                                                                 "version: '1.0'\ndefaults: {write_disposition: append}\n"))
     project = load_project(merged)
     assert effective_write_disposition(project, project.config.sources[0]) == "append"
+
+
+def test_project_yml_moves_the_warehouse_and_the_dbt_project(tmp_path):
+    """Dango's project.yml (written by Dango's own save_config) sets platform.duckdb_path and dbt_project_dir."""
+    project_dir = dango_project(tmp_path, FIXTURES / "csv__defaults.yml")
+    shutil.copy(FIXTURES / "project.yml", project_dir / ".dango" / "project.yml")
+    project = load_project(project_dir)
+    assert project.warehouse_path == (project_dir / "lake" / "shop.duckdb").resolve()
+    assert project.dbt_dir == (project_dir / "transform").resolve()
+
+    # sources.yml's own setting wins over project.yml
+    sources = project_dir / ".dango" / "sources.yml"
+    sources.write_text(sources.read_text() + "warehouse: {path: data/own.duckdb}\n")
+    project = load_project(project_dir)
+    assert project.warehouse_path == (project_dir / "data" / "own.duckdb").resolve()
+    assert project.dbt_dir == (project_dir / "transform").resolve()
+
+
+def test_project_yml_paths_stay_inside_the_project(tmp_path):
+    project_dir = dango_project(tmp_path, FIXTURES / "csv__defaults.yml")
+    text = (FIXTURES / "project.yml").read_text().replace("./lake/shop.duckdb", "/etc/shop.duckdb")
+    (project_dir / ".dango" / "project.yml").write_text(text)
+    with pytest.raises(DangoConfigError, match=r"project.yml: platform.duckdb_path: warehouse.path ./etc/shop.duckdb. .*outside the project directory"):
+        load_project(project_dir)
+    (project_dir / ".dango" / "project.yml").write_text("platform:\n  duckdb_path: [not, a, path]\n")
+    with pytest.raises(DangoConfigError, match=r"project.yml: platform.duckdb_path: must be a path"):
+        load_project(project_dir)
