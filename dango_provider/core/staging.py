@@ -177,12 +177,21 @@ def staging_files(dbt_dir: Path, source: str) -> list[Path]:
 
 def write_staging(dbt_dir: Path, source: str, tables: list[RawTable], description: str | None = None,
                   freshness: dict | None = None) -> list[Path]:
-    """Generate the staging files of one source; return the files written."""
+    """Generate the staging files of one source; return the files written. Dango's flat staging files of
+    the source are set aside first; a model a person took over from Dango is left to them."""
+    from dango_provider.core.dango_staging import settle_dango_staging
+
     directory = Naming.staging_dir(dbt_dir, source)
+    owned = settle_dango_staging(dbt_dir, source)
     written = []
     files = {directory / f"_{source}__sources.yml": sources_yml(source, [t.table for t in tables], description,
                                                                   freshness)}
     for table in tables:
+        if table.model in owned:
+            for stale in (directory / f"{table.model}.sql", directory / f"{table.model}.yml"):
+                if is_generated(stale):
+                    stale.unlink(missing_ok=True)
+            continue
         files[directory / f"{table.model}.sql"] = model_sql(table)
         files[directory / f"{table.model}.yml"] = model_yml(table)
     for path, text in files.items():
