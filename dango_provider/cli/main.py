@@ -33,6 +33,10 @@ def _validate(args: argparse.Namespace) -> int:
     for source in sources_:
         for note in compatibility_notes(project.config.defaults, source, dango_project=project.is_dango_layout):
             print(f"note: source '{source.name}': {note}")
+    from dango_provider.core.dbt_profile import profile_changes
+
+    for change in profile_changes(project.dbt_dir):
+        print(f"note: dbt {change}; the runs use a derived copy of profiles.yml")
     from dango_provider.cli.secrets import credential_report
 
     for line in credential_report(project):

@@ -28,8 +28,10 @@ def dango_dbt_executable() -> str:
 
 
 def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple[ProfileConfig, dict]:
+    from dango_provider.core.dbt_profile import profiles_dir
+
     profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
-                            profiles_yml_filepath=dbt_dir / "profiles.yml")
+                            profiles_yml_filepath=profiles_dir(dbt_dir) / "profiles.yml")
     operator_args = {
         "pre_execute": leave_out_not_ready,
         "pool": pool,

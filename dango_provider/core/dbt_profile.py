@@ -1,0 +1,78 @@
+"""The dbt profile our dbt runs use.
+
+A dbt project's own ``profiles.yml`` is used as it is when it already suits a run here: every output is
+offline (no ``extensions`` to install) and its DuckDB ``path`` comes from ``DANGO_WAREHOUSE_PATH`` (the
+warehouse of sources.yml), as ``dango init`` writes it. Otherwise (a Dango project's profile names
+``extensions: [httpfs, parquet]``, which dbt-duckdb would download, and a path relative to the directory
+dbt happens to run in) the runs use a derived copy, ``<dbt project>/target/dango/profiles.yml``: the same
+profile with the path from ``DANGO_WAREHOUSE_PATH`` and no extensions. The project's file is not changed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+WAREHOUSE_ENV = "DANGO_WAREHOUSE_PATH"
+WAREHOUSE_PATH = "{{ env_var('DANGO_WAREHOUSE_PATH') }}"
+
+
+def _derive(profiles: dict) -> tuple[dict, list[str]]:
+    """(the profiles with every DuckDB output made offline and pointed at the warehouse, what was changed)."""
+    changes = []
+    derived = {}
+    for name, profile in profiles.items():
+        if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
+            derived[name] = profile
+            continue
+        outputs = {}
+        for target, output in profile["outputs"].items():
+            if isinstance(output, dict) and output.get("type") == "duckdb":
+                output = dict(output)
+                if output.get("extensions"):
+                    changes.append(f"profile {name}.{target}: extensions {', '.join(map(str, output['extensions']))} "
+                                   "are not installed (nothing is downloaded at run time)")
+                    output["extensions"] = []
+                if WAREHOUSE_ENV not in str(output.get("path", "")):
+                    changes.append(f"profile {name}.{target}: path {output.get('path')!r} is replaced by the "
+                                   "warehouse of sources.yml")
+                    output["path"] = WAREHOUSE_PATH
+            outputs[target] = output
+        derived[name] = {**profile, "outputs": outputs}
+    return derived, changes
+
+
+def profile_changes(dbt_dir: Path) -> list[str]:
+    """What the runs here change in the project's profiles.yml (empty when it is used as it is)."""
+    path = dbt_dir / "profiles.yml"
+    try:
+        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return _derive(profiles)[1] if isinstance(profiles, dict) else []
+
+
+def profiles_dir(dbt_dir: Path) -> Path:
+    """The directory of the profiles.yml to run dbt with (see the module's documentation)."""
+    path = dbt_dir / "profiles.yml"
+    try:
+        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return dbt_dir  # dbt reports a missing or broken profile itself
+    if not isinstance(profiles, dict):
+        return dbt_dir
+    derived, changes = _derive(profiles)
+    if not changes:
+        return dbt_dir
+    target = dbt_dir / "target" / "dango"
+    text = "# derived from ../../profiles.yml by dango-provider: " + "; ".join(changes) + "\n" + yaml.safe_dump(
+        derived, sort_keys=False)
+    current = target / "profiles.yml"
+    if not current.is_file() or current.read_text(encoding="utf-8") != text:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f"profiles.yml.{os.getpid()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(current)
+    return target
