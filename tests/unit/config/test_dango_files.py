@@ -125,3 +125,19 @@ def test_project_yml_paths_stay_inside_the_project(tmp_path):
     (project_dir / ".dango" / "project.yml").write_text("platform:\n  duckdb_path: [not, a, path]\n")
     with pytest.raises(DangoConfigError, match=r"project.yml: platform.duckdb_path: must be a path"):
         load_project(project_dir)
+
+
+def test_source_list_shows_the_settings_that_take_effect_in_a_dango_project(tmp_path):
+    """One resolver: `dango source list` shows Dango's write behaviour and the schedule of schedules.yml (with
+    its time zone), as the DAGs and the loads use them."""
+    import json
+
+    from tests.unit.helpers import run_dango
+
+    project = dango_project(tmp_path, FIXTURES / "csv__defaults.yml")
+    (project / ".dango" / "schedules.yml").write_text(
+        "schedules:\n- name: morning\n  type: sync\n  cron: daily\n  timezone: Europe/Berlin\n  sources: [my_csv]\n")
+    proc = run_dango("source", "list", "--project", str(project), "--json")
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert (row["write_disposition"], row["schedule"]) == ("replace", "0 6 * * * (Europe/Berlin)")
