@@ -1,5 +1,9 @@
-"""``dango secrets import``: a Dango project's ``.env`` entries become Airflow connections, so the tasks get
-the credentials without retyping them and without writing them into sources.yml.
+"""``dango secrets import``: a Dango project's ``.env`` entries and ``.dlt/secrets.toml`` become Airflow
+connections, so the tasks get the credentials without retyping them and without writing them into sources.yml.
+
+``.dlt/secrets.toml`` (dlt's own secrets, used by ``dlt_native`` sources) is kept whole in the connection
+``dango_dlt_secrets``, as dlt's environment variable names; a ``dlt_native`` task puts them into its own
+environment before calling the source, where dlt's configuration lookup finds them.
 
 Each entry that a source names (``credentials_env: MYSQL_CREDENTIALS``, ``auth_token_env: ...``) is stored
 as the Airflow connection of the same name in lower case (``mysql_credentials``, type ``generic``, the
@@ -51,18 +55,65 @@ def store_connection(conn_id: str, value: str, description: str) -> str:
         return "updated"
 
 
+def dlt_secret_entries(path: Path) -> dict[str, str]:
+    """``.dlt/secrets.toml`` as dlt's environment variable names (``[sources.shop] api_key`` ->
+    ``SOURCES__SHOP__API_KEY``); values that are not strings as JSON, which dlt parses back."""
+    import json
+    import tomllib
+
+    from dango_provider.exceptions import DangoConfigError
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DangoConfigError(f"malformed TOML: {exc}", file=str(path)) from None
+    entries: dict[str, str] = {}
+
+    def walk(value, names: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, [*names, str(key)])
+        elif names:
+            entries["__".join(n.upper() for n in names)] = value if isinstance(value, str) else json.dumps(value)
+
+    walk(data, [])
+    return entries
+
+
+def _import_dlt_secrets(path: Path, dry_run: bool) -> list[str]:
+    import json
+
+    from dango_provider.sources.credentials import DLT_SECRETS_CONN_ID
+
+    entries = dlt_secret_entries(path)
+    if not entries:
+        return [f"nothing to import from {path.name}: no entries"]
+    names = ", ".join(sorted(entries))
+    if dry_run:
+        return [f"would store {len(entries)} entries of .dlt/secrets.toml as Airflow connection "
+                f"'{DLT_SECRETS_CONN_ID}': {names}"]
+    outcome = store_connection(DLT_SECRETS_CONN_ID, json.dumps(entries), f"{path}, by dango secrets import")
+    return [f"{outcome} Airflow connection '{DLT_SECRETS_CONN_ID}' from .dlt/secrets.toml ({len(entries)} "
+            f"entries, read by dlt_native sources as dlt's environment variables): {names}"]
+
+
 def import_secrets(root: Path, *, every_entry: bool = False, dry_run: bool = False) -> list[str]:
-    """Import the ``.env`` entries of the project at ``root``; one line per entry, without values."""
+    """Import the ``.env`` entries of the project at ``root`` and its ``.dlt/secrets.toml``; one line per
+    entry, without values."""
     from dango_provider.config.loader import load_project
     from dango_provider.exceptions import DangoError
     from dango_provider.sources.credentials import imported_conn_id
 
     project = load_project(root)
     env_file = project.root / ".env"
+    dlt_secrets = project.root / ".dlt" / "secrets.toml"
+    if not env_file.is_file() and not dlt_secrets.is_file():
+        raise DangoError(f"{project.root}: neither .env nor .dlt/secrets.toml exists; a Dango project keeps its "
+                         "credentials there")
+    lines = _import_dlt_secrets(dlt_secrets, dry_run) if dlt_secrets.is_file() else []
     if not env_file.is_file():
-        raise DangoError(f"{env_file}: no such file; a Dango project keeps its credentials in .env")
+        return lines
     named = named_variables(project)
-    lines = []
     for name, value in read_env_file(env_file).items():
         users = named.get(name)
         if not users and not every_entry:

@@ -25,6 +25,35 @@ def mask(value: str | None) -> None:
         mask_secret(password or user)
 
 
+#: the Airflow connection ``dango secrets import`` keeps a Dango project's ``.dlt/secrets.toml`` in: its password
+#: is a JSON object of dlt's environment variable names (``SOURCES__SHOP__API_KEY``) and their values
+DLT_SECRETS_CONN_ID = "dango_dlt_secrets"
+
+
+def apply_dlt_secrets() -> list[str]:
+    """Put the imported ``.dlt/secrets.toml`` entries into this process's environment, where dlt's own
+    configuration lookup finds them (a variable already set wins); return the values (masked in logs)."""
+    import json
+
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(DLT_SECRETS_CONN_ID)
+    except Exception:  # not imported (Airflow's exception class differs across versions), or no Airflow here
+        return []
+    try:
+        entries = json.loads(conn.password or "{}")
+    except ValueError:
+        return []
+    values = []
+    for name, value in entries.items():
+        if isinstance(name, str) and isinstance(value, str) and value and not os.environ.get(name):
+            mask(value)
+            os.environ[name] = value
+            values.append(value)
+    return values
+
+
 def imported_conn_id(variable: str) -> str:
     """The Airflow connection ``dango secrets import`` keeps environment variable ``variable`` in."""
     return variable.lower()

@@ -51,8 +51,10 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def build(project: Project, source: Source, interval: Interval):
+    from dango_provider.sources.credentials import apply_dlt_secrets
+
     options: DltNativeOptions = source.options
-    secrets: list[str] = []
+    secrets: list[str] = apply_dlt_secrets()  # a Dango project's .dlt/secrets.toml, if imported
     kwargs = {key: _resolve(value, source, f"dlt_native.function_kwargs.{key}", secrets)
               for key, value in options.function_kwargs.items()}
     module_name = options.source_module or source.name

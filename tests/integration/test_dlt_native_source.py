@@ -219,3 +219,55 @@ def test_the_interval_reaches_the_function_as_utc_datetimes(tmp_path):
     assert rows(root, query) == [(start, end, False, True), (None, None, False, True)]
     sync(root, full_refresh=True)  # the table is replaced
     assert rows(root, query) == [(None, None, True, True)]
+
+
+SECRET_FEED = '''
+import hashlib
+import dlt
+
+
+@dlt.source
+def shop_api(api_key: str = dlt.secrets.value):
+    """Rows only for the right key (its digest is written here, never the key)."""
+    if hashlib.sha256(api_key.encode()).hexdigest() != "{digest}":
+        raise ValueError("wrong api key")
+
+    @dlt.resource(primary_key="id")
+    def accounts():
+        yield from ({{"id": i}} for i in range(3))
+
+    return accounts
+'''
+
+
+@pytest.mark.slow
+def test_dlt_secrets_toml_of_a_dango_project_reaches_the_task(tmp_path, airflow_home):
+    """Dango keeps dlt's secrets in .dlt/secrets.toml; `dango secrets import` stores them as one Airflow
+    connection and the dlt_native task hands them to dlt. The key is never printed."""
+    import hashlib
+    import os
+    import shutil
+
+    from tests.conftest import BIN, airflow_env, make_small_project, run
+
+    key = "sk-" + os.urandom(12).hex()
+    project = make_small_project(tmp_path / "p", "", {
+        "custom_sources/shop_api.py": SECRET_FEED.format(digest=hashlib.sha256(key.encode()).hexdigest()),
+        ".dlt/secrets.toml": f'[sources.shop_api]\napi_key = "{key}"\n',
+    })
+    (project / "sources.yml").unlink()
+    (project / ".dango").mkdir()
+    (project / ".dango" / "sources.yml").write_text(
+        "version: '1.0'\nsources:\n- name: shop_api\n  type: dlt_native\n  dlt_native: {}\n")
+    env = airflow_env(airflow_home, project)
+    try:
+        imported = run([str(BIN / "dango"), "secrets", "import", "--project", str(project)], env).stdout
+        assert imported.splitlines() == [
+            "created Airflow connection 'dango_dlt_secrets' from .dlt/secrets.toml (1 entries, read by dlt_native "
+            "sources as dlt's environment variables): SOURCES__SHOP_API__API_KEY"]
+        shutil.rmtree(project / ".dlt")  # the tasks read the connection, not the file
+        loaded = run([str(BIN / "airflow"), "dags", "test", "dango_ingest__shop_api"], env)
+        assert key not in imported + loaded.stdout + loaded.stderr
+        assert ingest.query(project, "select count(*) from raw_shop_api.accounts") == [(3,)]
+    finally:
+        run([str(BIN / "airflow"), "connections", "delete", "dango_dlt_secrets"], env, check=False)
