@@ -197,4 +197,9 @@ def write_staging(dbt_dir: Path, source: str, tables: list[RawTable], descriptio
     for path, text in files.items():
         if write_if_changed(path, text):
             written.append(path)
+    from dango_provider.core.transform_scope import is_placeholder
+
+    for path in staging_files(dbt_dir, source):  # stand-ins from before the source's first load
+        if path not in files and is_placeholder(path):
+            path.unlink()
     return written

@@ -66,3 +66,62 @@ def unparseable_references(dbt_dir: Path, not_ready: list[str]) -> dict[str, lis
                 if missing:
                     found.setdefault(str(path.relative_to(dbt_dir)), set()).update(missing)
     return {file: sorted(names) for file, names in sorted(found.items())}
+
+
+PLACEHOLDER = "placeholder"
+
+
+def _references(dbt_dir: Path, name: str) -> tuple[set[str], set[str]]:
+    """(staging model names ``stg_<name>__*``, tables of ``source('raw_<name>', ...)``) the project's own
+    files reference, outside the source's generated staging directory."""
+    staging = Naming.staging_dir(dbt_dir, name)
+    model = re.compile(rf"\bstg_{re.escape(name)}__\w+")
+    raw = re.compile(rf"""source\(\s*['"]{re.escape(Naming.raw_schema(name))}['"]\s*,\s*['"](\w+)['"]""")
+    models: set[str] = set()
+    tables: set[str] = set()
+    for folder in _SCANNED:
+        for path in sorted((dbt_dir / folder).rglob("*")) if (dbt_dir / folder).is_dir() else []:
+            if path.suffix not in (".sql", ".yml", ".yaml") or path.is_relative_to(staging):
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            models.update(model.findall(text))
+            tables.update(raw.findall(text))
+    return models, tables
+
+
+def write_placeholders(dbt_dir: Path, not_ready: list[str]) -> list[Path]:
+    """Let dbt parse a project that refers to sources that have never loaded: for each such reference, an
+    empty generated model (``stg_<source>__<table>``) or a sources entry (``raw_<source>``) in the source's
+    generated staging directory. The transform leaves them and everything built on them out (they sit in
+    ``models/staging/<source>/``) until the source loads and its real staging files replace them.
+    Returns the files written."""
+    from dango_provider.core.staging import MARKER, write_if_changed
+
+    header = f"{MARKER} {PLACEHOLDER}"
+    written = []
+    for name in not_ready:
+        staging = Naming.staging_dir(dbt_dir, name)
+        existing = {p.stem for p in staging.glob("*.sql")} if staging.is_dir() else set()
+        models, tables = _references(dbt_dir, name)
+        for model in sorted(models - existing):
+            path = staging / f"{model}.sql"
+            text = (f"-- {header}: source '{name}' has not loaded yet; the generated model replaces this file "
+                    "when it does\nselect null as dango_placeholder where false\n")
+            if write_if_changed(path, text):
+                written.append(path)
+        sources_file = staging / f"_{name}__sources.yml"
+        if tables and (not sources_file.exists() or PLACEHOLDER in (sources_file.read_text().splitlines() or [""])[0]):
+            entries = "".join(f"      - name: {t}\n" for t in sorted(tables))
+            text = (f"# {header}: source '{name}' has not loaded yet\nversion: 2\nsources:\n"
+                    f"  - name: {Naming.raw_schema(name)}\n    schema: {Naming.raw_schema(name)}\n    tables:\n{entries}")
+            if write_if_changed(sources_file, text):
+                written.append(sources_file)
+    return written
+
+
+def is_placeholder(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return PLACEHOLDER in handle.readline()
+    except OSError:
+        return False

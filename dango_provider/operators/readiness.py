@@ -54,10 +54,7 @@ class SourcesReadyOperator(BaseOperator):
                        "runs again when one loads")
         blocking = unparseable_references(project.dbt_dir, not_ready)
         if blocking:
-            raise skip(
-                "not building yet: the dbt project refers to source(s) that have not loaded, so dbt cannot parse "
-                "it until they load once (" + ", ".join(not_ready) + "): "
-                + "; ".join(f"{file} uses {', '.join(names)}" for file, names in blocking.items()))
+            self._stand_in(project, not_ready, blocking)
         manifest_path = Naming.manifest_path(project.dbt_dir)
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         excluded = left_out(manifest, not_ready)
@@ -69,3 +66,24 @@ class SourcesReadyOperator(BaseOperator):
         scope = {"ready": ready, "not_ready": not_ready, "left_out": excluded}
         write_transform_scope(state_root, {**scope, "run_id": context.get("run_id"), "skipped": None})
         return scope
+
+    def _stand_in(self, project, not_ready: list[str], blocking: dict[str, list[str]]) -> None:
+        """The project refers to sources that have never loaded, so dbt cannot parse it: write stand-ins
+        for those references and refresh the manifest; what uses them is left out below (and, from the
+        next parse on, shown as left out in each run)."""
+        from dango_provider.core.dbt_cli import refresh_manifest
+        from dango_provider.core.lock import warehouse_lock
+        from dango_provider.core.transform_scope import write_placeholders
+        from dango_provider.hooks.warehouse import warehouse_for
+        from dango_provider.settings import load_settings
+
+        for file, names in blocking.items():
+            self.log.warning("%s uses %s, of source(s) not loaded yet: left out until they load", file,
+                             ", ".join(names))
+        warehouse = warehouse_for(project, lock_timeout=load_settings().lock_timeout)
+        with warehouse_lock(project.dbt_dir / ".dango-project.lock", timeout=warehouse.lock_timeout,
+                            owner=f"{self.dag_id}.{self.task_id}"):
+            written = write_placeholders(project.dbt_dir, not_ready)
+            refresh_manifest(project.dbt_dir, warehouse.dbt_env())
+        self.log.info("stand-ins written for dbt to parse the project: %s",
+                      ", ".join(str(p.relative_to(project.dbt_dir)) for p in written) or "none new")

@@ -51,9 +51,10 @@ class GenerateStagingOperator(SourceOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest
-        from dango_provider.core.governance_state import clear_failure, mark_ready
+        from dango_provider.core.governance_state import clear_failure, is_ready, mark_ready
         from dango_provider.core.lock import warehouse_lock
         from dango_provider.core.staging import RawTable, staging_files, write_staging
+        from dango_provider.core.transform_scope import write_placeholders
         from dango_provider.exceptions import DbtRunError
         from dango_provider.sources import files
         from dango_provider.sources.pipeline import DUCKDB_TYPES, pipeline_for, source_state_dir
@@ -75,6 +76,9 @@ class GenerateStagingOperator(SourceOperator):
         owner = f"{context['ti'].dag_id}.{context['ti'].task_id}"
         with warehouse_lock(dbt_dir / ".dango-project.lock", timeout=self.warehouse.lock_timeout, owner=owner):
             written = write_staging(dbt_dir, source.name, tables, source.description, self._freshness())
+            # stand-ins for what the project references of sources that have not loaded, so that it parses
+            written += write_placeholders(dbt_dir, [s.name for s in project.enabled_sources if s.name != source.name
+                                                    and not is_ready(source_state_dir(project, s))])
             for path in written:
                 self.log.info("generated %s", path.relative_to(project.root) if path.is_relative_to(project.root) else path)
             # also when an earlier attempt wrote the files but was killed before the manifest refresh

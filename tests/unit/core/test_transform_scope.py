@@ -57,3 +57,28 @@ def test_references_to_models_a_never_loaded_source_has_not_generated_block_pars
     (staging / "stg_crm__accounts.sql").write_text("select 1\n")
     (staging / "_crm__sources.yml").write_text("version: 2\n")
     assert unparseable_references(tmp_path, ["crm"]) == {}
+
+
+def test_stand_ins_for_references_to_a_never_loaded_source(tmp_path):
+    from dango_provider.core.staging import RawTable, write_staging
+    from dango_provider.core.transform_scope import is_placeholder, unparseable_references, write_placeholders
+
+    marts = tmp_path / "models" / "marts"
+    marts.mkdir(parents=True)
+    (marts / "a.sql").write_text("select * from {{ ref('stg_crm__accounts') }}\n")
+    (marts / "b.sql").write_text("select * from {{ source('raw_crm', 'deals') }}\n")
+
+    written = write_placeholders(tmp_path, ["crm"])
+    staging = tmp_path / "models" / "staging" / "crm"
+    assert sorted(p.name for p in written) == ["_crm__sources.yml", "stg_crm__accounts.sql"]
+    assert all(is_placeholder(p) for p in written)
+    assert "      - name: deals\n" in (staging / "_crm__sources.yml").read_text()
+    assert unparseable_references(tmp_path, ["crm"]) == {}
+    assert write_placeholders(tmp_path, ["crm"]) == []  # unchanged: nothing rewritten
+
+    # the first load replaces them: its generated files, no stand-in left
+    write_staging(tmp_path, "crm", [RawTable(source="crm", table="contacts", columns=[("id", "bigint")],
+                                             primary_key=["id"])])
+    assert sorted(p.name for p in staging.iterdir()) == [
+        "_crm__sources.yml", "stg_crm__contacts.sql", "stg_crm__contacts.yml"]
+    assert not any(is_placeholder(p) for p in staging.iterdir())
