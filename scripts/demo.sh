@@ -8,6 +8,7 @@ cd "$repo"
 python3 -m pip install --quiet --disable-pip-version-check uv==0.13.8
 python3 -m uv sync --frozen --inexact --quiet
 
+started=$(date +%s.%N)  # the demo's own time, once the venv exists
 demo="${DANGO_DEMO_DIR:-$repo/.demo}"
 rm -rf "$demo"
 export AIRFLOW_HOME="$demo/airflow"
@@ -38,4 +39,5 @@ top = con.sql("select full_name, order_count, lifetime_value from marts.customer
               "order by lifetime_value desc limit 3").fetchall()
 print("  top customers:", top)
 PY
-echo "demo finished: project in $demo/project, logs in $demo"
+elapsed=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+echo "demo finished in $elapsed s (after the install): project in $demo/project, logs in $demo"

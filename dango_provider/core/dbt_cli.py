@@ -13,6 +13,8 @@ from dango_provider.core.naming import Naming
 from dango_provider.exceptions import DbtRunError
 from dango_provider.offline import TELEMETRY_OFF
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+
 
 def dbt_executable() -> str:
     beside = Path(sys.executable).with_name("dbt")
@@ -46,7 +48,13 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str]) -> Path:
     for stale in manifest.parent.glob(".parse-*"):  # left by a killed parse; callers hold the project lock
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as tmp:
+        # dbt's partial parsing state, kept beside the manifest: only changed files are parsed again
+        cache = manifest.parent / PARTIAL_PARSE
+        if cache.exists():
+            shutil.copyfile(cache, Path(tmp) / PARTIAL_PARSE)
         run_dbt(["parse", "--target-path", tmp, "--quiet"], dbt_dir, env)
+        if (Path(tmp) / PARTIAL_PARSE).exists():
+            os.replace(Path(tmp) / PARTIAL_PARSE, cache)
         os.replace(Path(tmp) / "manifest.json", manifest)
     return manifest
 

@@ -3,12 +3,14 @@
 Rendering reads ``target/manifest.json`` (``LoadMode.DBT_MANIFEST``): no ``dbt ls`` at parse time.
 Staging models are built by one task selecting ``path:models/staging`` at run time, so a source
 added since the manifest was last rendered is still built by the first transform after its ingest.
-Every dbt task runs in the writer pool through ``dango-dbt``, which holds the warehouse file lock.
+Every dbt task runs in the writer pool, in the task's own process (``InvocationMode.DBT_RUNNER``: no
+Python start and project load per task), holding the warehouse file lock for the whole invocation
+(``dango_provider.dbt.in_process``). Each model is one ``dbt build`` of the model and its tests
+(``TestBehavior.BUILD``): a failing test fails the model's task and the run.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -23,17 +25,13 @@ disable_telemetry()  # also when Cosmos was imported (by its plugin) before this
 STAGING_SELECTOR = "path:models/staging"
 
 
-def dango_dbt_executable() -> str:
-    return str(Path(sys.executable).with_name("dango-dbt"))
-
-
 def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple[ProfileConfig, dict]:
     from dango_provider.core.dbt_profile import profiles_dir
 
     profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
                             profiles_yml_filepath=profiles_dir(dbt_dir) / "profiles.yml")
     operator_args = {
-        "pre_execute": leave_out_not_ready,
+        "pre_execute": prepare_dbt_task,
         "pool": pool,
         "env": {**env, **TELEMETRY_OFF},
         "append_env": True,
@@ -42,9 +40,19 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple
     return profile, operator_args
 
 
+def prepare_dbt_task(context) -> None:
+    """``pre_execute`` of every dbt task: run dbt in process under the warehouse lock, and leave out what
+    depends on a source that never loaded."""
+    from dango_provider.dbt.in_process import locked
+
+    task = context["task"]
+    task.run_dbt_runner = locked(task.run_dbt_runner)
+    leave_out_not_ready(context)
+
+
 def leave_out_not_ready(context) -> None:
-    """``pre_execute`` of every dbt task: skip a node that depends on a source that never loaded, saying
-    which (``sources_ready`` decided it), and keep the staging build off those sources' models."""
+    """Skip a node that depends on a source that never loaded, saying which (``sources_ready`` decided it),
+    and keep the staging build off those sources' models."""
     from airflow.sdk.exceptions import AirflowSkipException
 
     scope = context["ti"].xcom_pull(task_ids="sources_ready") or {}
@@ -95,8 +103,7 @@ def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str,
         profile_config=profile,
         select=STAGING_SELECTOR,
         emit_datasets=False,
-        dbt_executable_path=dango_dbt_executable(),
-        invocation_mode=InvocationMode.SUBPROCESS,
+        invocation_mode=InvocationMode.DBT_RUNNER,
         **operator_args,
     )
 
@@ -111,8 +118,7 @@ def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: s
         profile_config=profile,
         select=" ".join(f"source:{s}" for s in sources),
         emit_datasets=False,
-        dbt_executable_path=dango_dbt_executable(),
-        invocation_mode=InvocationMode.SUBPROCESS,
+        invocation_mode=InvocationMode.DBT_RUNNER,
         **operator_args,
     )
 
@@ -130,8 +136,7 @@ def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: st
             project_dir=str(dbt_dir),
             profile_config=profile,
             exclude=STAGING_SELECTOR,
-            dbt_executable_path=dango_dbt_executable(),
-            invocation_mode=InvocationMode.SUBPROCESS,
+            invocation_mode=InvocationMode.DBT_RUNNER,
             **operator_args,
         )
     return DbtTaskGroup(
@@ -140,13 +145,12 @@ def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: st
         profile_config=profile,
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.SUBPROCESS,
-            dbt_executable_path=dango_dbt_executable(),
+            invocation_mode=InvocationMode.DBT_RUNNER,
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             exclude=[STAGING_SELECTOR],
-            test_behavior=TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.BUILD,
             # a test on several models (relationships) runs once all of them are built
             should_detach_multiple_parents_tests=True,
             enable_mock_profile=False,

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
 
 
 class DbtDocsOperator(ProjectOperator):
-    """``dbt docs generate`` and publish the site to ``data/serving/docs`` (served at ``/dango/docs/``).
+    """``dbt docs generate`` and publish the site to ``data/serving/docs`` (served at ``/dango/docs/``);
+    skipped, saying so, when the site is current (same dbt manifest, same tables and columns).
 
     Runs in the writer pool and under the warehouse file lock: the catalog query opens the warehouse.
 
@@ -21,12 +22,23 @@ class DbtDocsOperator(ProjectOperator):
     ui_color = "#eaf2f8"
 
     def execute(self, context: Context) -> dict:
-        from dango_provider.core.dbt_docs import generate_docs
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from dango_provider.core.dbt_docs import docs_key, generate_docs, published_key
         from dango_provider.core.naming import Naming
 
         project = self.project
+        docs_dir = Naming.docs_dir(project.warehouse_path)
         with self.warehouse.write_lock(self.lock_owner(context)):
-            result = generate_docs(project.dbt_dir, self.warehouse.dbt_env(), Naming.docs_dir(project.warehouse_path),
-                                   target=project.config.dbt.target)
+            con = self.warehouse.connect()
+            try:
+                key = docs_key(Naming.manifest_path(project.dbt_dir), con)
+            finally:
+                con.close()
+            if key == published_key(docs_dir):
+                raise AirflowSkipException("dbt docs are current: neither the dbt project nor the warehouse's "
+                                           f"tables and columns changed since they were published ({docs_dir})")
+            result = generate_docs(project.dbt_dir, self.warehouse.dbt_env(), docs_dir,
+                                   target=project.config.dbt.target, key=key)
         self.log.info("dbt docs published to %s", result["path"])
         return result

@@ -1,0 +1,61 @@
+"""dbt inside the Airflow task's process (Cosmos ``InvocationMode.DBT_RUNNER``), with the guarantees of the
+``dango-dbt`` subprocess: the warehouse file lock is held for the whole invocation, and nothing of the
+warehouse stays open afterwards.
+
+In-process dbt saves a Python start and a project load per task (seconds each). dbt-duckdb keeps its DuckDB
+connection in a class attribute for the life of the process, so after each invocation it is closed here:
+the next task of the same process (``airflow dags test`` runs them all in one) and other processes then
+open the file as if dbt had exited.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dango_provider.core.lock import warehouse_lock
+from dango_provider.core.naming import Naming
+from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+
+_WRAPPED = "_dango_locked"
+
+
+def release_duckdb() -> None:
+    """Close the DuckDB connection dbt-duckdb keeps for the process (no-op when there is none)."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
+    gc.collect()
+
+
+def locked(run_dbt_runner: Callable[..., Any]) -> Callable[..., Any]:
+    """``run_dbt_runner(command, env, cwd, **kwargs)`` under the warehouse lock named by the task's environment
+    (``DANGO_WAREHOUSE_PATH``), releasing dbt-duckdb's connection before the lock."""
+    if getattr(run_dbt_runner, _WRAPPED, False):
+        return run_dbt_runner
+
+    @functools.wraps(run_dbt_runner)
+    def run(command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
+        warehouse = env.get("DANGO_WAREHOUSE_PATH") or os.environ.get("DANGO_WAREHOUSE_PATH")
+        if not warehouse:
+            return run_dbt_runner(command, env, cwd, **kwargs)
+        verb = next((part for part in command[1:] if not part.startswith("-")), "dbt")
+        timeout = float(env.get("DANGO_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
+        owner = env.get("DANGO_LOCK_OWNER") or f"dbt {verb} (in process {os.getpid()})"
+        with warehouse_lock(Naming.lock_path(Path(warehouse)), timeout=timeout, owner=owner):
+            try:
+                return run_dbt_runner(command, env, cwd, **kwargs)
+            finally:
+                release_duckdb()
+
+    setattr(run, _WRAPPED, True)
+    return run
