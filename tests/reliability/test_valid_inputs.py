@@ -124,3 +124,38 @@ def test_a_dlt_native_source_is_discovered_as_dango_does(tmp_path):
     with pytest.raises(Exception, match=r"module 'two' \(.*two.py\) has 2 dlt sources \(a, b\); set "
                                         "dlt_native.source_function to the one to call"):
         sync(root, "two")
+
+
+ALL_VALID = """\
+version: "1.0"
+x-csv-source: &csv_source
+  type: csv
+  primary_key: id
+defaults: {retries: 0}
+sources:
+  - <<: *csv_source
+    name: people
+    csv: {directory: '${PEOPLE_DIR}'}
+  - <<: *csv_source
+    name: docs
+    csv: {directory: data/docs}
+"""
+
+
+@pytest.mark.slow
+def test_the_valid_inputs_load_and_transform_under_airflow(tmp_path, airflow_home):
+    """Merge keys, ${VAR} in a path, headers in other scripts and a multi-megabyte field, together, through
+    the real task path (`airflow dags test` of each ingest, then `dango_transform`)."""
+    from tests.conftest import BIN, airflow_env, run
+
+    big = "z" * 2_000_000
+    root = make_small_project(tmp_path / "p", ALL_VALID, {
+        "data/people/a.csv": "id,名前,住所\n1,山田,東京\n2,佐藤,大阪\n",
+        "data/docs/a.csv": f'id,body\n1,"{big}"\n',
+    })
+    env = airflow_env(airflow_home, root, PEOPLE_DIR=str(root / "data" / "people"))
+    for dag_id in ("dango_ingest__people", "dango_ingest__docs", "dango_transform"):
+        run([str(BIN / "airflow"), "dags", "test", dag_id], env)
+    assert query(root, "select id, u540d_u524d, u4f4f_u6240 from staging.stg_people__people order by id") == [
+        (1, "山田", "東京"), (2, "佐藤", "大阪")]
+    assert query(root, "select length(body) from staging.stg_docs__docs") == [(2_000_000,)]
