@@ -248,3 +248,13 @@ def stats(values: list[float]) -> tuple[float, float]:
     mid = len(ordered) // 2
     median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return ordered[0], median
+
+
+def timed_call(cmd: list[str], env: dict, log: Path, cwd: Path = REPO) -> float:
+    """Wall seconds of ``cmd`` (output appended to ``log``); exits naming the log when it fails."""
+    started = time.perf_counter()
+    with open(log, "ab") as out:
+        code = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(cwd))
+    if code != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {code}; see {log}")
+    return time.perf_counter() - started

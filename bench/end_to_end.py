@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _benchutil import REPO, banner, reexec_isolated, stats  # noqa: E402
+from _benchutil import timed_call as timed  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from tests.dango_compat import peer  # noqa: E402
@@ -65,15 +66,6 @@ def write_csv(path: Path, rows: int) -> None:
         for i in range(rows):
             out.writerow([i, rng.randint(1, 5000), f"{rng.random() * 500:.2f}",
                           rng.choice(("placed", "shipped", "cancelled")), (start + timedelta(minutes=i)).isoformat()])
-
-
-def timed(cmd: list[str], env: dict, log: Path, cwd: Path) -> float:
-    started = time.perf_counter()
-    with open(log, "ab") as out:
-        code = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(cwd))
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}; see {log}")
-    return time.perf_counter() - started
 
 
 def dango_round(work: Path, data: Path, log: Path) -> float:

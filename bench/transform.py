@@ -13,26 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _benchutil import REPO, banner, reexec_isolated, stats  # noqa: E402
+from _benchutil import banner, reexec_isolated, stats  # noqa: E402
+from _benchutil import timed_call as run  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCES = ("customers", "products", "orders", "order_lines")
-
-
-def run(cmd: list[str], env: dict, log: Path) -> float:
-    started = time.perf_counter()
-    with open(log, "ab") as out:
-        code = subprocess.call(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(REPO))
-    if code != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}; see {log}")
-    return time.perf_counter() - started
 
 
 def main() -> int:

@@ -114,7 +114,8 @@ def import_secrets(root: Path, *, every_entry: bool = False, dry_run: bool = Fal
     if not env_file.is_file():
         return lines
     named = named_variables(project)
-    for name, value in read_env_file(env_file).items():
+    entries = read_env_file(env_file)
+    for name, value in entries.items():
         users = named.get(name)
         if not users and not every_entry:
             lines.append(f"skipped {name}: no source names it (--all imports it anyway)")
@@ -126,7 +127,7 @@ def import_secrets(root: Path, *, every_entry: bool = False, dry_run: bool = Fal
             continue
         outcome = store_connection(conn_id, value, f"{name} from {env_file}, by dango secrets import")
         lines.append(f"{outcome} Airflow connection '{conn_id}' from {name}{used}")
-    for name in sorted(set(named) - set(read_env_file(env_file))):
+    for name in sorted(set(named) - set(entries)):
         lines.append(f"not in .env: {name} (named by {', '.join(named[name])})")
     return lines
 

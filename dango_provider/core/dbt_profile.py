@@ -44,26 +44,24 @@ def _derive(profiles: dict) -> tuple[dict, list[str]]:
     return derived, changes
 
 
+def _derived(dbt_dir: Path) -> tuple[dict, list[str]]:
+    """The project's profiles.yml derived for a run here, and what changed (nothing for a missing or broken
+    file: dbt reports that itself)."""
+    try:
+        profiles = yaml.safe_load((dbt_dir / "profiles.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return {}, []
+    return _derive(profiles) if isinstance(profiles, dict) else ({}, [])
+
+
 def profile_changes(dbt_dir: Path) -> list[str]:
     """What the runs here change in the project's profiles.yml (empty when it is used as it is)."""
-    path = dbt_dir / "profiles.yml"
-    try:
-        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return _derive(profiles)[1] if isinstance(profiles, dict) else []
+    return _derived(dbt_dir)[1]
 
 
 def profiles_dir(dbt_dir: Path) -> Path:
     """The directory of the profiles.yml to run dbt with (see the module's documentation)."""
-    path = dbt_dir / "profiles.yml"
-    try:
-        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return dbt_dir  # dbt reports a missing or broken profile itself
-    if not isinstance(profiles, dict):
-        return dbt_dir
-    derived, changes = _derive(profiles)
+    derived, changes = _derived(dbt_dir)
     if not changes:
         return dbt_dir
     target = dbt_dir / "target" / "dango"

@@ -55,17 +55,21 @@ def unparseable_references(dbt_dir: Path, not_ready: list[str]) -> dict[str, lis
         has_sources_file = staging.is_dir() and any(staging.glob("_*__sources.yml"))
         model = re.compile(rf"\bstg_{re.escape(name)}__\w+")
         raw = re.compile(rf"""['"]{re.escape(Naming.raw_schema(name))}['"]""")
-        for folder in _SCANNED:
-            for path in sorted((dbt_dir / folder).rglob("*")) if (dbt_dir / folder).is_dir() else []:
-                if path.suffix not in (".sql", ".yml", ".yaml") or path.is_relative_to(staging):
-                    continue
-                text = path.read_text(encoding="utf-8", errors="replace")
-                missing = {m for m in model.findall(text) if m not in existing}
-                if not has_sources_file and raw.search(text):
-                    missing.add(Naming.raw_schema(name))
-                if missing:
-                    found.setdefault(str(path.relative_to(dbt_dir)), set()).update(missing)
+        for path, text in _project_files(dbt_dir, staging):
+            missing = {m for m in model.findall(text) if m not in existing}
+            if not has_sources_file and raw.search(text):
+                missing.add(Naming.raw_schema(name))
+            if missing:
+                found.setdefault(str(path.relative_to(dbt_dir)), set()).update(missing)
     return {file: sorted(names) for file, names in sorted(found.items())}
+
+
+def _project_files(dbt_dir: Path, skip: Path):
+    """(path, text) of the project's SQL and YAML files that may reference a source, outside ``skip``."""
+    for folder in _SCANNED:
+        for path in sorted((dbt_dir / folder).rglob("*")) if (dbt_dir / folder).is_dir() else []:
+            if path.suffix in (".sql", ".yml", ".yaml") and not path.is_relative_to(skip):
+                yield path, path.read_text(encoding="utf-8", errors="replace")
 
 
 PLACEHOLDER = "placeholder"
@@ -79,13 +83,9 @@ def _references(dbt_dir: Path, name: str) -> tuple[set[str], set[str]]:
     raw = re.compile(rf"""source\(\s*['"]{re.escape(Naming.raw_schema(name))}['"]\s*,\s*['"](\w+)['"]""")
     models: set[str] = set()
     tables: set[str] = set()
-    for folder in _SCANNED:
-        for path in sorted((dbt_dir / folder).rglob("*")) if (dbt_dir / folder).is_dir() else []:
-            if path.suffix not in (".sql", ".yml", ".yaml") or path.is_relative_to(staging):
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-            models.update(model.findall(text))
-            tables.update(raw.findall(text))
+    for _, text in _project_files(dbt_dir, staging):
+        models.update(model.findall(text))
+        tables.update(raw.findall(text))
     return models, tables
 
 
