@@ -348,6 +348,12 @@ class Transform(StrictModel):
         default="6h", description="How long the transform waits for blocked schema changes to be accepted."
     )
     poll_interval: str = Field(default="30s", description="How often governance sensors check again.")
+    build: Literal["all", "changed"] = Field(
+        default="all",
+        description="What a run started by loads rebuilds: 'all' (the whole project) or 'changed' (only what "
+                    "depends on the sources that loaded). A run triggered with conf {\"sources\": [...]} "
+                    "rebuilds what depends on those sources.",
+    )
 
     @field_validator("governance_timeout", "poll_interval")
     @classmethod

@@ -1,6 +1,6 @@
 """Which dbt nodes a transform run leaves out: those that depend, directly or through other nodes, on
-a source that has never loaded (its raw schema or its generated staging models). Pure code over a
-dbt ``manifest.json``."""
+a source that has never loaded (its raw schema or its generated staging models), and, in a run scoped to
+some sources, those that depend on none of them. Pure code over a dbt ``manifest.json``."""
 
 from __future__ import annotations
 
@@ -13,17 +13,34 @@ from dango_provider.core.naming import Naming
 def left_out(manifest: dict, not_ready: list[str]) -> dict[str, list[str]]:
     """Node name -> the not-ready sources it depends on, for every model, seed, snapshot or test that a
     run must leave out (sorted by name)."""
-    if not not_ready:
+    return depending_on(manifest, not_ready)
+
+
+def not_selected(manifest: dict, selected: list[str]) -> list[str]:
+    """Names of the models, seeds, snapshots and tests that depend on none of ``selected`` (directly or
+    through other nodes): what a run scoped to those sources does not rebuild."""
+    depending = depending_on(manifest, selected)
+    return sorted(node["name"] for node in manifest.get("nodes", {}).values()
+                  if node.get("resource_type") in _BUILT and node["name"] not in depending)
+
+
+_BUILT = ("model", "seed", "snapshot", "test")
+
+
+def depending_on(manifest: dict, sources: list[str]) -> dict[str, list[str]]:
+    """Node name -> which of ``sources`` it depends on (their raw schema or generated staging models,
+    directly or through other nodes), for every node that depends on one."""
+    if not sources:
         return {}
     nodes = manifest.get("nodes", {})
     blocked: dict[str, set[str]] = {}
     for unique_id, source in manifest.get("sources", {}).items():
-        for name in not_ready:
+        for name in sources:
             if source.get("source_name") == Naming.raw_schema(name):
                 blocked[unique_id] = {name}
     for unique_id, node in nodes.items():
         path = node.get("original_file_path", "").replace("\\", "/")
-        for name in not_ready:
+        for name in sources:
             if f"models/staging/{name}/" in path:
                 blocked.setdefault(unique_id, set()).add(name)
     changed = True
@@ -36,7 +53,7 @@ def left_out(manifest: dict, not_ready: list[str]) -> dict[str, list[str]]:
             if upstream - blocked.get(unique_id, set()):
                 blocked[unique_id] = blocked.get(unique_id, set()) | upstream
                 changed = True
-    return {nodes[u]["name"]: sorted(sources) for u, sources in sorted(blocked.items(), key=lambda i: i[0])
+    return {nodes[u]["name"]: sorted(names) for u, names in sorted(blocked.items(), key=lambda i: i[0])
             if u in nodes}
 
 

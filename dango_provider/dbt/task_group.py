@@ -47,42 +47,56 @@ def prepare_dbt_task(context) -> None:
 
     task = context["task"]
     task.run_dbt_runner = locked(task.run_dbt_runner)
-    leave_out_not_ready(context)
+    leave_out(context)
 
 
-def leave_out_not_ready(context) -> None:
-    """Skip a node that depends on a source that never loaded, saying which (``sources_ready`` decided it),
-    and keep the staging build off those sources' models."""
+def leave_out(context) -> None:
+    """Skip a node that ``sources_ready`` left out of this run, saying why: it depends on a source that never
+    loaded, or the run is scoped to sources it does not depend on. Keep the staging build off those
+    sources' models. Without a decision (``sources_ready`` skipped: nothing to build) skip too."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    scope = context["ti"].xcom_pull(task_ids="sources_ready") or {}
+    scope = context["ti"].xcom_pull(task_ids="sources_ready")
+    if scope is None:
+        raise AirflowSkipException("nothing to build in this run: sources_ready decided so (see its log)")
     task = context["task"]
     select = str(getattr(task, "select", None) or "")
     node = select.removeprefix("fqn:").rsplit(".", 1)[-1] if select.startswith("fqn:") else select
     left = dict(scope.get("left_out") or {})
-    if scope.get("not_ready") and task.task_id != "dbt_staging":
+    outside = set(scope.get("not_selected") or [])
+    if task.task_id != "dbt_staging" and (scope.get("not_ready") or scope.get("selected") is not None):
         # the manifest this task was rendered from may be newer than the one sources_ready read (an ingest
         # refreshed it meanwhile): decide on the current one too
-        left.update(_left_out_now(Path(task.project_dir), scope["not_ready"]))
+        left_now, outside_now = _scope_now(Path(task.project_dir), scope)
+        left.update(left_now)
+        outside |= outside_now
     blocking = left.get(node)
     if blocking:
         raise AirflowSkipException(f"left out: {node} depends on source(s) not loaded yet: {', '.join(blocking)}")
-    if task.task_id == "dbt_staging" and scope.get("not_ready"):
-        extra = [f"path:models/staging/{name}" for name in scope["not_ready"]]
-        existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
-        task.exclude = [*existing, *extra]
+    if node in outside:
+        raise AirflowSkipException(f"not selected: this run rebuilds only what depends on "
+                                   f"{', '.join(scope['selected'])}; {node} keeps what the warehouse holds")
+    if task.task_id == "dbt_staging":
+        selected = scope.get("selected")
+        skipped = [name for name in scope.get("ready") or [] if selected is not None and name not in selected]
+        extra = [f"path:models/staging/{name}" for name in [*(scope.get("not_ready") or []), *skipped]]
+        if extra:
+            existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
+            task.exclude = [*existing, *extra]
 
 
-def _left_out_now(dbt_dir: Path, not_ready: list[str]) -> dict[str, list[str]]:
+def _scope_now(dbt_dir: Path, scope: dict) -> tuple[dict[str, list[str]], set[str]]:
     import json
 
-    from dango_provider.core.transform_scope import left_out
+    from dango_provider.core.transform_scope import left_out, not_selected
 
-    manifest = Naming.manifest_path(dbt_dir)
     try:
-        return left_out(json.loads(manifest.read_text()), not_ready)
+        manifest = json.loads(Naming.manifest_path(dbt_dir).read_text())
     except (OSError, ValueError):
-        return {}
+        return {}, set()
+    selected = scope.get("selected")
+    return (left_out(manifest, scope.get("not_ready") or []),
+            set(not_selected(manifest, selected)) if selected is not None else set())
 
 
 def _profile_name(dbt_dir: Path) -> str:
@@ -139,6 +153,9 @@ def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: st
             invocation_mode=InvocationMode.DBT_RUNNER,
             **operator_args,
         )
+    # a node runs unless an upstream node failed: one left out of the run (skipped) does not stop the nodes
+    # after it that are in the run; each node decides for itself in ``leave_out``
+    operator_args["trigger_rule"] = "none_failed"
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=dbt_dir, manifest_path=manifest, install_dbt_deps=False),

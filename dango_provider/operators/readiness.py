@@ -19,7 +19,12 @@ class SourcesReadyOperator(BaseOperator):
     why, when no source has loaded yet. Reads provider state and the manifest only; it never opens the
     warehouse and holds no pool slot.
 
-    Returns ``{"ready": [...], "not_ready": [...], "left_out": {node: [sources]}}``; the dbt tasks read it.
+    A run can be scoped to some sources: the run's conf ``{"sources": [...]}``, or, with ``transform: {build:
+    changed}``, the sources whose loads triggered it. It then rebuilds only what depends on them (their
+    staging models and everything downstream); the rest keeps what the warehouse holds.
+
+    Returns ``{"ready": [...], "not_ready": [...], "left_out": {node: [sources]}, "selected": [...] | None,
+    "not_selected": [nodes]}``; the dbt tasks read it.
 
     :param project_dir: the dango project directory (templated)
     """
@@ -34,7 +39,7 @@ class SourcesReadyOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from dango_provider.core.governance_state import is_ready, write_transform_scope
         from dango_provider.core.naming import Naming
-        from dango_provider.core.transform_scope import left_out, unparseable_references
+        from dango_provider.core.transform_scope import left_out, not_selected, unparseable_references
         from dango_provider.settings import load_configured_project as load_project
         from dango_provider.sources.pipeline import source_state_dir
 
@@ -63,9 +68,46 @@ class SourcesReadyOperator(BaseOperator):
             for node, blocking in excluded.items():
                 self.log.warning("left out: %s (depends on %s, not loaded yet)", node, ", ".join(blocking))
         self.log.info("building from %d loaded source(s): %s", len(ready), ", ".join(ready) or "none")
-        scope = {"ready": ready, "not_ready": not_ready, "left_out": excluded}
+        selected = self._selected(context, project, ready)
+        if selected == []:
+            raise skip("nothing to build: this run is scoped to source(s) that have not loaded yet")
+        outside = not_selected(manifest, selected) if selected is not None else []
+        if selected is not None:
+            self.log.info("this run rebuilds what depends on %s only; %d other node(s) keep what the warehouse "
+                          "holds", ", ".join(selected) or "no loaded source", len(outside))
+        scope = {"ready": ready, "not_ready": not_ready, "left_out": excluded, "selected": selected,
+                 "not_selected": outside}
         write_transform_scope(state_root, {**scope, "run_id": context.get("run_id"), "skipped": None})
         return scope
+
+    def _selected(self, context: Context, project, ready: list[str]) -> list[str] | None:
+        """The sources this run is scoped to (loaded ones only), or None for the whole project."""
+        from dango_provider.core.naming import Naming
+        from dango_provider.exceptions import DangoConfigError
+
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        names = conf.get("sources")
+        if names is not None:
+            known = {s.name for s in project.enabled_sources}
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise DangoConfigError('run conf "sources": expected a list of source names, got '
+                                       f"{type(names).__name__}")
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise DangoConfigError(f'run conf "sources": no enabled source named {", ".join(unknown)} '
+                                       f"(known: {', '.join(sorted(known)) or 'none'})")
+            self.log.info("run conf scopes this run to: %s", ", ".join(names))
+        elif project.config.transform.build == "changed":
+            prefix = Naming.raw_asset_uri("")
+            events = context.get("triggering_asset_events") or {}
+            names = sorted({asset.uri.removeprefix(prefix) for asset in events
+                            if getattr(asset, "uri", "").startswith(prefix)})
+            if not names:
+                return None  # started by hand or by its schedule: the whole project
+            self.log.info("transform.build is 'changed': this run was started by loads of %s", ", ".join(names))
+        else:
+            return None
+        return [name for name in names if name in ready]
 
     def _stand_in(self, project, not_ready: list[str], blocking: dict[str, list[str]]) -> None:
         """The project refers to sources that have never loaded, so dbt cannot parse it: write stand-ins

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dango_provider.core.transform_scope import left_out
+from dango_provider.core.transform_scope import left_out, not_selected
 
 
 def node(name: str, path: str, *parents: str) -> dict:
-    return {"name": name, "original_file_path": path, "depends_on": {"nodes": list(parents)}}
+    kind = "seed" if path.startswith("seeds/") else "test" if path.endswith(".yml") else "model"
+    return {"name": name, "original_file_path": path, "depends_on": {"nodes": list(parents)}, "resource_type": kind}
 
 
 MANIFEST = {
@@ -31,6 +32,13 @@ def test_nodes_downstream_of_a_source_that_never_loaded_are_left_out():
     assert left_out(MANIFEST, ["crm"]) == {
         "accounts_orders": ["crm"], "not_null_accounts": ["crm"], "raw_direct": ["crm"], "stg_crm__accounts": ["crm"],
     }
+
+
+def test_a_run_scoped_to_a_source_leaves_out_what_depends_on_none_of_it():
+    assert not_selected(MANIFEST, ["shop"]) == ["countries", "raw_direct", "stg_crm__accounts"]
+    assert not_selected(MANIFEST, ["crm"]) == ["countries", "orders_by_day", "stg_shop__orders"]
+    assert not_selected(MANIFEST, ["shop", "crm"]) == ["countries"]
+    assert len(not_selected(MANIFEST, [])) == len(MANIFEST["nodes"])
 
 
 def test_every_source_ready_leaves_out_nothing():
