@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -342,7 +343,9 @@ def _message(err: dict[str, Any], loc: list, data: dict) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1], data)
-        return f"unknown key '{loc[-1]}'" + (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        return (f"unknown key '{loc[-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+                + (f"; allowed keys here: {', '.join(allowed)}" if allowed else ""))
     if kind == "missing":
         return f"required key '{loc[-1]}' is missing"
     message = err["msg"]

@@ -41,7 +41,7 @@ def test_each_bad_entry_is_left_out_with_its_errors(write_sources, project_dir):
     left_out = {i.label: [str(e) for e in i.errors] for i in project.invalid_sources}
     assert left_out == {
         "source 'typo'": [f"{sources_file}:{line_of(TEXT, 'primary_kye')}: sources[1].primary_kye: unknown key "
-                          "'primary_kye'; allowed keys here: " + left_out["source 'typo'"][0].split("here: ")[1]],
+                          "'primary_kye' (did you mean 'primary_key'?); allowed keys here: " + left_out["source 'typo'"][0].split("here: ")[1]],
         "source 'good'": [f"{sources_file}:{line_of(TEXT, '- name: good', 2)}: sources[4].name: duplicate source "
                           "name 'good' (also used by sources[0]); source names must be unique"],
         "source 'escape'": [left_out["source 'escape'"][0]],

@@ -231,7 +231,7 @@ def test_unknown_csv_key_lists_allowed_keys(write_sources, project_dir):
     sources_file = write_sources(text)
 
     assert_error(load_error(project_dir), file=sources_file, line=line_of(text, "file_path"),
-                 field="sources[0].csv.file_path", message=f"unknown key 'file_path'; allowed keys here: {CSV_KEYS}")
+                 field="sources[0].csv.file_path", message=f"unknown key 'file_path' (did you mean 'file_pattern'?); allowed keys here: {CSV_KEYS}")
 
 
 def test_unknown_local_files_key_lists_format(write_sources, project_dir):
