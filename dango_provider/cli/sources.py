@@ -1,4 +1,4 @@
-"""``dango source add`` and ``dango source list``."""
+"""``dango source add | remove | enable | disable | list``."""
 
 from __future__ import annotations
 
@@ -144,27 +144,44 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def add_source(sources_file: Path, entry: dict):
-    """Append ``entry`` to ``sources_file`` if the result is valid; else raise and leave the file alone.
+    """Append ``entry`` to ``sources_file`` if the result is valid; else raise and leave the file alone."""
+    def expected(old: dict) -> dict:
+        return {**old, "sources": list(old.get("sources") or []) + [_flow(entry, dict, list)]}
+
+    return edit_sources_file(sources_file, lambda text: _append(text, entry, str(sources_file)), expected,
+                             what="add the source")
+
+
+def _append(text: str, entry: dict, file: str):
+    from dango_provider.cli.yaml_edit import append_source
+
+    return append_source(text, entry, file=file)
+
+
+def edit_sources_file(sources_file: Path, make_edit, expected, *, what: str):
+    """Apply ``make_edit`` (text -> Edit, or None for nothing to do) to ``sources_file`` if the result is
+    valid and, as the loader reads it, equals ``expected(old data)``; else raise and leave the file alone.
 
     The new text is written to a temporary file beside ``sources_file`` (same project root, same file
     system), loaded with the real loader, and then moved over ``sources_file`` in one rename.
     """
     import yaml
 
-    from dango_provider.cli.yaml_edit import append_source
     from dango_provider.config.loader import load_project, load_sources_file
     from dango_provider.sources.names import check_names
 
     original = sources_file.read_bytes()
     try:
         text = original.decode("utf-8")
-        edit = append_source(text, entry, file=str(sources_file))
+        edit = make_edit(text)
     except (UnicodeDecodeError, yaml.YAMLError, DangoConfigError) as exc:
         load_sources_file(sources_file)  # the loader's own error, with file and line
         if isinstance(exc, DangoConfigError):
             raise
         raise DangoConfigError(str(exc), file=str(sources_file)) from exc
-    _check_rest_unchanged(text, edit.text, entry, sources_file)
+    if edit is None:
+        return None
+    _check_rest_unchanged(text, edit.text, expected, sources_file, what)
 
     tmp = _temporary_copy(sources_file, edit.text)
     try:
@@ -173,8 +190,7 @@ def add_source(sources_file: Path, entry: dict):
         except DangoConfigError as exc:
             raise _in_original(exc, tmp, sources_file, edit) from None
         if sources_file.read_bytes() != original:
-            raise DangoError(f"{sources_file} changed while the source was being added; nothing written, "
-                             "run the command again")
+            raise DangoError(f"{sources_file} changed while this command ran; nothing written, run it again")
         target = sources_file.resolve() if sources_file.is_symlink() else sources_file
         if target.parent != tmp.parent:  # a symlinked sources.yml: replace the file it points to
             validated, tmp = tmp, _temporary_copy(target, edit.text)
@@ -199,19 +215,26 @@ def _temporary_copy(beside: Path, text: str) -> Path:
     return Path(name)
 
 
-def _check_rest_unchanged(old_text: str, new_text: str, entry: dict, sources_file: Path) -> None:
-    """The edit must add the entry and nothing else, as the loader reads the file."""
+def _check_rest_unchanged(old_text: str, new_text: str, expected, sources_file: Path, what: str) -> None:
+    """The edit must make the intended change and nothing else, as the loader reads the file."""
     import yaml
 
     from dango_provider.config.loader import load_sources_file
 
     old = yaml.safe_load(old_text) or {}
-    expected = dict(old)
-    expected["sources"] = list(old.get("sources") or []) + [_flow(entry, dict, list)]
-    if repr(yaml.safe_load(new_text)) != repr(expected):
+    if _canonical(yaml.safe_load(new_text)) != _canonical(expected(old)):
         load_sources_file(sources_file)  # an invalid file (a repeated 'sources' key): the loader's error
-        raise DangoError(f"could not add the source to {sources_file} without changing the rest of the file; "
-                         "add it by hand")
+        raise DangoError(f"could not {what} in {sources_file} without changing the rest of the file; "
+                         "edit it by hand")
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` comparable with types kept (True is not 1) and mapping order ignored."""
+    if isinstance(value, dict):
+        return ("map", sorted((repr(k), _canonical(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("seq", [_canonical(v) for v in value])
+    return (type(value).__name__, repr(value))
 
 
 def _in_original(exc: DangoConfigError, tmp: Path, sources_file: Path, edit) -> DangoConfigError:
@@ -225,6 +248,83 @@ def _in_original(exc: DangoConfigError, tmp: Path, sources_file: Path, edit) -> 
     out = mapped[0] if len(mapped) == 1 else DangoConfigErrors(mapped)
     out.entry_lines = (edit.first_line, edit.last_line)
     return out
+
+
+# --- dango source remove | enable | disable ------------------------------------------------------
+
+
+def _named(data: dict, name: str) -> bool:
+    return isinstance(data, dict) and data.get("name") == name
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from dango_provider.cli.yaml_edit import remove_source
+    from dango_provider.config.loader import find_sources_file
+    from dango_provider.core.naming import Naming
+
+    sources_file = find_sources_file(project_path(args.project))
+
+    def expected(old: dict) -> dict:
+        return {**old, "sources": [e for e in old.get("sources") or [] if not _named(e, args.name)]}
+
+    edit = _edit_or_report(args, sources_file, lambda text: remove_source(text, args.name, file=str(sources_file)),
+                           expected, what=f"remove source '{args.name}'")
+    if edit is None:
+        return 1
+    if args.json:
+        print_json({"removed": args.name, "file": str(sources_file)})
+    else:
+        print(f"removed source '{args.name}' from {sources_file} (was at line {edit.first_line}); its DAG "
+              f"{Naming.ingest_dag_id(args.name)} goes at the next parse. Its tables stay in the warehouse "
+              f"(schema {Naming.raw_schema(args.name)}) and its state under .dango/state stays: drop them by "
+              "hand if they are no longer wanted")
+    return 0
+
+
+def _switch(args: argparse.Namespace) -> int:
+    from dango_provider.cli.yaml_edit import set_enabled
+    from dango_provider.config.loader import find_sources_file
+    from dango_provider.core.naming import Naming
+
+    enabled = args.source_command == "enable"
+    sources_file = find_sources_file(project_path(args.project))
+
+    def expected(old: dict) -> dict:
+        return {**old, "sources": [{**e, "enabled": enabled} if _named(e, args.name) else e
+                                   for e in old.get("sources") or []]}
+
+    edit = _edit_or_report(args, sources_file,
+                           lambda text: set_enabled(text, args.name, enabled, file=str(sources_file)),
+                           expected, what=f"{args.source_command} source '{args.name}'", nothing=True)
+    if edit is False:
+        return 1
+    word = "enabled" if enabled else "disabled"
+    if args.json:
+        print_json({word: args.name, "file": str(sources_file), "changed": edit is not None})
+    elif edit is None:
+        print(f"source '{args.name}' is already {word} in {sources_file}; nothing changed")
+    else:
+        dag = Naming.ingest_dag_id(args.name)
+        print(f"{word} source '{args.name}' in {sources_file} (line {edit.first_line}); "
+              + (f"its DAG {dag} appears at the next parse" if enabled else
+                 f"its DAG {dag} goes at the next parse and the transform no longer waits for it; its "
+                 "tables stay in the warehouse"))
+    return 0
+
+
+def _edit_or_report(args, sources_file: Path, make_edit, expected, *, what: str, nothing: bool = False):
+    """The edit, or False (``nothing``) / None after printing why the file was left unchanged."""
+    try:
+        return edit_sources_file(sources_file, make_edit, expected, what=what)
+    except DangoConfigError as exc:
+        if args.json:
+            print_json({"file": str(sources_file), "errors": error_dicts(exc)})
+        else:
+            errors = exc.errors if isinstance(exc, DangoConfigErrors) else [exc]
+            print(f"error: could not {what}; {sources_file} is unchanged:", file=sys.stderr)
+            for error in errors:
+                print(error, file=sys.stderr)
+        return False if nothing else None
 
 
 # --- dango source list ----------------------------------------------------------------------------
@@ -269,8 +369,8 @@ def _list(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from dango_provider.config.model import SUPPORTED_TYPES
 
-    group = sub.add_parser("source", help="add a source to sources.yml, list the sources",
-                           description="Add a source to sources.yml or list the sources.")
+    group = sub.add_parser("source", help="add, remove, enable, disable or list the sources of sources.yml",
+                           description="Add, remove, enable or disable a source in sources.yml, or list them.")
     commands = group.add_subparsers(dest="source_command", required=True, metavar="COMMAND")
 
     add = commands.add_parser(
@@ -286,6 +386,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--json", action="store_true",
                      help='print {"added": NAME, "file": PATH}; on errors {"added": null, "errors": [...]}')
     add.set_defaults(func=_add, parser=add, json_failure={"added": None})
+
+    remove = commands.add_parser(
+        "remove", help="remove a source from sources.yml (validated first; the rest of the file kept)",
+        description="Remove a source entry (and the comment lines indented under it) from sources.yml. The "
+                    "rest of the file is kept byte for byte; the result is validated before one atomic "
+                    "rename. The source's warehouse tables and state are not touched.")
+    remove.add_argument("name", metavar="NAME", help="the source to remove")
+    add_project_option(remove)
+    add_json_option(remove)
+    remove.set_defaults(func=_remove, json_failure={"removed": None})
+    for verb, text in (("enable", "set enabled: true"), ("disable", "set enabled: false")):
+        switch = commands.add_parser(
+            verb, help=f"{text} on a source (the rest of the file kept)",
+            description=f"{text.capitalize()} on one source entry of sources.yml, in place: the rest of the "
+                        "file is kept byte for byte and the result is validated before one atomic rename. "
+                        "A disabled source has no DAG and the transform does not wait for it.")
+        switch.add_argument("name", metavar="NAME", help="the source")
+        add_project_option(switch)
+        add_json_option(switch)
+        switch.set_defaults(func=_switch)
 
     listing = commands.add_parser(
         "list", help="the sources: name, type, enabled, schedule, write disposition, directory",

@@ -1,4 +1,5 @@
-"""Append one entry to the ``sources:`` list of a sources file, leaving every other byte as it was.
+"""Edit the ``sources:`` list of a sources file in place (append an entry, remove one, switch one on or
+off), leaving every other byte as it was.
 
 A full ruamel.yaml round trip (load, append, dump) re-emits the whole document: it writes ``null`` as
 an empty value, applies one indentation to every block and re-spaces flow mappings. So the file is
@@ -260,3 +261,117 @@ def _append_block(text: str, entry: dict, newline: str, sequence: yaml.SequenceN
         if stripped:
             at = scan
     return _insert(text, at, _entry_lines(entry, dash, content, indent, newline), newline)
+
+
+# --- removing an entry, switching it on or off ------------------------------------------------------
+
+
+def _entry_node(text: str, name: str, *, file: str) -> tuple[yaml.Node, yaml.SequenceNode, int]:
+    """The ``sources`` key, its list and the index of the entry named ``name`` in it."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    found = [(key, value) for key, value in (root.value if isinstance(root, yaml.MappingNode) else [])
+             if isinstance(key, yaml.ScalarNode) and key.value == "sources"]
+    if not found or not isinstance(found[0][1], yaml.SequenceNode):
+        raise DangoConfigError(f"no source named '{name}': the file has no 'sources:' list", file=file)
+    key, sequence = found[0]
+    for index, item in enumerate(sequence.value):
+        if isinstance(item, yaml.MappingNode) and any(
+                isinstance(k, yaml.ScalarNode) and k.value == "name" and isinstance(v, yaml.ScalarNode)
+                and v.value == name for k, v in item.value):
+            return key, sequence, index
+    names = [v.value for item in sequence.value if isinstance(item, yaml.MappingNode)
+             for k, v in item.value if isinstance(k, yaml.ScalarNode) and k.value == "name"
+             and isinstance(v, yaml.ScalarNode)]
+    raise DangoConfigError(f"no source named '{name}' (sources: {', '.join(names) or 'none'})", file=file,
+                           field="sources")
+
+
+def _line_start(text: str, index: int) -> int:
+    while index > 0 and text[index - 1] not in LINE_BREAKS:
+        index -= 1
+    return index
+
+
+def remove_source(text: str, name: str, *, file: str) -> Edit:
+    """``text`` without the entry named ``name`` (and the comment lines indented under it).
+
+    A block entry goes from its dash's line to where the next entry (or anything less indented) starts;
+    a flow entry goes with the comma that joins it to its neighbour. Removing the last entry leaves an
+    empty list (``sources: []``) so the file keeps its shape.
+    """
+    key, sequence, index = _entry_node(text, name, file=file)
+    entry = sequence.value[index]
+    first_line = entry.start_mark.line + 1
+    if sequence.flow_style is True:
+        if len(sequence.value) == 1:
+            start, end = sequence.start_mark.index, sequence.end_mark.index
+            return Edit(text=text[:start] + "[]" + text[end:], first_line=first_line, lines_added=0,
+                        line_delta=-_count_lines(text[start:end]))
+        if index + 1 < len(sequence.value):
+            start, end = entry.start_mark.index, sequence.value[index + 1].start_mark.index
+        else:
+            start, end = _content_end(sequence.value[index - 1]), _content_end(entry)
+        return Edit(text=text[:start] + text[end:], first_line=first_line, lines_added=0,
+                    line_delta=-_count_lines(text[start:end]))
+    dash = sequence.start_mark.column
+    start = _line_start(text, entry.start_mark.index)
+    if text[start:entry.start_mark.index].strip(" \t") not in ("-", ""):
+        raise DangoConfigError(f"cannot remove source '{name}' in place: its entry shares a line with other "
+                               "text; remove it by hand", file=file, line=first_line)
+    end = _next_line_start(text, _content_end(entry) - 1) if _content_end(entry) > start else len(text)
+    scan = end
+    while scan < len(text):  # comment lines indented deeper than the dashes belong to the entry
+        line = text[scan:_line_end(text, scan)]
+        stripped = line.lstrip(" \t")
+        if stripped and not (stripped.startswith("#") and len(line) - len(stripped) > dash):
+            break
+        scan = _next_line_start(text, scan)
+        if stripped:
+            end = scan
+    removed = text[start:end]
+    if len(sequence.value) == 1:  # the only entry: 'sources:' keeps an empty list rather than becoming null
+        colon = text.index(":", key.end_mark.index)
+        return Edit(text=text[:colon + 1] + " []" + text[colon + 1:start] + text[end:], first_line=first_line,
+                    lines_added=0, line_delta=-_count_lines(removed))
+    return Edit(text=text[:start] + text[end:], first_line=first_line, lines_added=0,
+                line_delta=-_count_lines(removed))
+
+
+def set_enabled(text: str, name: str, enabled: bool, *, file: str) -> Edit | None:
+    """``text`` with the entry named ``name`` switched on or off; None when it already is.
+
+    An existing ``enabled:`` value is replaced in place; otherwise ``enabled: false`` is added after the
+    entry's ``name:`` (a source is enabled unless it says otherwise, so enabling removes nothing).
+    """
+    _, sequence, index = _entry_node(text, name, file=file)
+    entry = sequence.value[index]
+    word = "true" if enabled else "false"
+    for key, value in entry.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "enabled":
+            current = yaml.safe_load(text[value.start_mark.index:value.end_mark.index] or "null")
+            if current is enabled:
+                return None
+            start, end = value.start_mark.index, value.end_mark.index
+            if end <= start:  # 'enabled:' with no value
+                start = end = key.end_mark.index + 1 if text[key.end_mark.index:key.end_mark.index + 1] == ":" \
+                    else key.end_mark.index
+                word = " " + word
+            return Edit(text=text[:start] + word + text[end:], first_line=value.start_mark.line + 1,
+                        lines_added=0, line_delta=0)
+    if enabled:
+        return None
+    name_key, name_value = next((k, v) for k, v in entry.value if isinstance(k, yaml.ScalarNode) and k.value == "name")
+    if entry.flow_style is True:
+        at = name_value.end_mark.index
+        return Edit(text=text[:at] + ", enabled: false" + text[at:], first_line=name_key.start_mark.line + 1,
+                    lines_added=0, line_delta=0)
+    if name_value.end_mark.line != name_key.start_mark.line:
+        raise DangoConfigError(f"cannot disable source '{name}' in place: add 'enabled: false' to it by hand",
+                               file=file, line=name_key.start_mark.line + 1)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    at = _next_line_start(text, name_value.end_mark.index)
+    insertion = " " * entry.start_mark.column + "enabled: false" + newline
+    if at == len(text) and text and text[-1] not in LINE_BREAKS:
+        insertion = newline + insertion.rstrip("\r\n")
+    return Edit(text=text[:at] + insertion + text[at:], first_line=name_key.start_mark.line + 2,
+                lines_added=1, line_delta=1)

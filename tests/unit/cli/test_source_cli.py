@@ -218,3 +218,85 @@ def test_list_of_an_invalid_project_exits_1_with_json_errors(tmp_path):
         "file": str(sources_file), "line": 2, "field": "sources[0]",
         "message": "source 'orders' of type 'csv' needs a 'csv:' block (for example: csv: {directory: data/orders})",
     }]}
+
+
+ORDERS_ENTRY = ("  - name: orders\n    type: csv\n    primary_key: order_id   # natural key\n    csv:\n"
+                "      directory: data/orders\n      file_pattern: \"*.csv\"\n")
+
+
+def test_remove_takes_out_the_entry_and_its_own_comments_and_keeps_every_other_byte(tmp_path):
+    sources_file = write_project(tmp_path)
+
+    first = run_dango("source", "remove", "orders", "--project", str(sources_file.parent))
+    assert (first.returncode, first.stderr) == (0, "")
+    assert first.stdout.startswith(f"removed source 'orders' from {sources_file} (was at line 8); its DAG "
+                                   "dango_ingest__orders goes at the next parse. Its tables stay")
+    assert sources_file.read_text() == COMMENTED.replace(ORDERS_ENTRY, "")
+
+    last = run_dango("source", "remove", "refunds", "--project", str(sources_file), "--json")
+    assert (last.returncode, last.stderr) == (0, "")
+    assert json.loads(last.stdout) == {"removed": "refunds", "file": str(sources_file)}
+    # the list's comment lines at the dashes' column stay; the one indented under refunds goes with it
+    assert sources_file.read_text() == (
+        COMMENTED.replace(ORDERS_ENTRY, "").replace("sources:\n", "sources: []\n")
+        .replace("  - name: refunds\n    type: csv\n    csv: {directory: data/refunds}\n"
+                 "    # file_pattern stays the default\n", ""))
+    check = run_dango("validate", str(sources_file))
+    assert (check.returncode, check.stdout) == (0, f"{sources_file}: valid, 0 source(s) (0 enabled): \n")
+
+
+def test_remove_from_a_flow_list_and_an_unknown_name(tmp_path):
+    sources_file = write_project(tmp_path, "sources: [{name: a, type: csv, csv: {directory: a}},  "
+                                           "{name: b, type: csv, csv: {directory: b}}]  # two\n")
+
+    missing = run_dango("source", "remove", "c", "--project", str(sources_file))
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr.splitlines() == [
+        f"error: could not remove source 'c'; {sources_file} is unchanged:",
+        f"{sources_file}: sources: no source named 'c' (sources: a, b)"]
+
+    assert run_dango("source", "remove", "b", "--project", str(sources_file)).returncode == 0
+    assert sources_file.read_text() == "sources: [{name: a, type: csv, csv: {directory: a}}]  # two\n"
+    assert run_dango("source", "remove", "a", "--project", str(sources_file)).returncode == 0
+    assert sources_file.read_text() == "sources: []  # two\n"
+
+
+def test_disable_then_enable_edits_one_line_and_the_dag_follows(tmp_path):
+    from dango_provider.config.loader import load_project
+
+    sources_file = write_project(tmp_path)
+
+    off = run_dango("source", "disable", "orders", "--project", str(sources_file.parent))
+    assert (off.returncode, off.stderr) == (0, "")
+    assert off.stdout.startswith(f"disabled source 'orders' in {sources_file} (line 9); its DAG "
+                                 "dango_ingest__orders goes at the next parse")
+    disabled = COMMENTED.replace("  - name: orders\n", "  - name: orders\n    enabled: false\n")
+    assert sources_file.read_text() == disabled
+    assert [s.name for s in load_project(sources_file.parent).enabled_sources] == ["refunds"]
+
+    again = run_dango("source", "disable", "orders", "--project", str(sources_file.parent), "--json")
+    assert json.loads(again.stdout) == {"disabled": "orders", "file": str(sources_file), "changed": False}
+    assert sources_file.read_text() == disabled
+
+    on = run_dango("source", "enable", "orders", "--project", str(sources_file.parent))
+    assert (on.returncode, on.stderr) == (0, "")
+    assert sources_file.read_text() == disabled.replace("enabled: false", "enabled: true")
+    assert [s.name for s in load_project(sources_file.parent).enabled_sources] == ["orders", "refunds"]
+
+    flow = run_dango("source", "disable", "refunds", "--project", str(sources_file.parent))
+    assert flow.returncode == 0
+    assert "  - name: refunds\n    enabled: false\n" in sources_file.read_text()
+
+
+def test_enable_of_a_source_that_would_not_validate_leaves_the_file_alone(tmp_path):
+    # enabling a source whose directory climbs out of the project must fail validation, not be written
+    text = COMMENTED.replace("csv: {directory: data/refunds}", "csv: {directory: ../../outside}\n    enabled: no")
+    sources_file = write_project(tmp_path, text)
+
+    proc = run_dango("source", "enable", "refunds", "--project", str(sources_file.parent))
+
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: could not enable source 'refunds'; {sources_file} is unchanged:\n"
+                                  f"{sources_file}:")
+    assert "outside" in proc.stderr
+    assert sources_file.read_text() == text
