@@ -37,11 +37,35 @@ def _validate(args: argparse.Namespace) -> int:
 
     for change in profile_changes(project.dbt_dir):
         print(f"note: dbt {change}; the runs use a derived copy of profiles.yml")
+    for line in directory_report(project):
+        print(line)
     from dango_provider.cli.secrets import credential_report
 
     for line in credential_report(project):
         print(line)
     return 0
+
+
+def directory_report(project) -> list[str]:
+    """A warning per enabled file source whose local directory does not exist (yet): its ingest would find
+    no file and fail until it does."""
+    lines = []
+    for source in project.enabled_sources:
+        options = source.options
+        if source.type == "filesystem":
+            if options.url:
+                continue
+            written = options.local_directory
+        elif source.is_file_source:
+            written = options.directory
+        else:
+            continue
+        path = Path(written).expanduser()
+        path = path if path.is_absolute() else project.root / path
+        if not path.is_dir():
+            lines.append(f"warning: source '{source.name}': directory {written} does not exist ({path}); its "
+                         "ingest finds no file until it does")
+    return lines
 
 
 def _register_validate(sub: argparse._SubParsersAction) -> None:

@@ -68,7 +68,30 @@ def test_validate_a_sources_file_path(tmp_path):
     proc = run_dango("validate", str(sources_file))
 
     assert (proc.returncode, proc.stderr) == (0, "")
-    assert proc.stdout == f"{sources_file}: valid, 2 source(s) (1 enabled): orders, old_orders\n"
+    # the enabled source's directory does not exist yet: a warning, not an error; the disabled one is not checked
+    assert proc.stdout == (f"{sources_file}: valid, 2 source(s) (1 enabled): orders, old_orders\n"
+                           f"warning: source 'orders': directory data/orders does not exist "
+                           f"({sources_file.parent / 'data/orders'}); its ingest finds no file until it does\n")
+    (sources_file.parent / "data" / "orders").mkdir(parents=True)
+    again = run_dango("validate", str(sources_file))
+    assert again.stdout == f"{sources_file}: valid, 2 source(s) (1 enabled): orders, old_orders\n"
+
+
+def test_validate_suggests_the_closest_key(tmp_path):
+    sources_file = tmp_path / "sources.yml"
+    sources_file.write_text("sources:\n  - name: orders\n    type: csv\n    primary_kye: id\n"
+                            "    csv: {directory: data, file_patern: '*.csv'}\n")
+
+    proc = run_dango("validate", str(tmp_path))
+
+    assert (proc.returncode, proc.stdout) == (1, "")
+    lines = proc.stderr.splitlines()
+    assert lines[0] == "2 errors:"
+    lines[1:] = sorted(lines[1:])
+    assert lines[1].startswith(f"{sources_file}:4: sources[0].primary_kye: unknown key 'primary_kye' "
+                               "(did you mean 'primary_key'?); allowed keys here: ")
+    assert lines[2].startswith(f"{sources_file}:5: sources[0].csv.file_patern: unknown key 'file_patern' "
+                               "(did you mean 'file_pattern'?); allowed keys here: ")
 
 
 def test_validate_broken_file_prints_every_error_and_exits_1(tmp_path):

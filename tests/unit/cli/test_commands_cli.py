@@ -61,7 +61,8 @@ def commands() -> list[tuple[str, ...]]:
 
 
 def test_the_parser_has_the_commands():
-    assert commands() == [(), ("init",), ("validate",), ("source",), ("source", "add"), ("source", "list"),
+    assert commands() == [(), ("init",), ("validate",), ("source",), ("source", "add"), ("source", "remove"),
+                          ("source", "enable"), ("source", "disable"), ("source", "list"),
                           ("status",), ("drift",), ("drift", "accept"), ("metabase",),
                           ("metabase", "setup"), ("secrets",), ("secrets", "import")]
 

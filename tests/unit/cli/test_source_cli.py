@@ -77,7 +77,7 @@ def test_add_keeps_every_byte_of_the_file_and_the_result_validates(tmp_path):
 
     check = run_dango("validate", str(sources_file))
     assert (check.returncode, check.stderr) == (0, "")
-    assert check.stdout == f"{sources_file}: valid, 3 source(s) (2 enabled): orders, refunds, customers\n"
+    assert check.stdout.splitlines()[0] == f"{sources_file}: valid, 3 source(s) (2 enabled): orders, refunds, customers"
     added = yaml.safe_load(text)["sources"][2]
     assert added == {"name": "customers", "type": "csv", "enabled": False, "primary_key": "id",
                      "schedule": "0 6 * * *", "csv": {"directory": "data/customers", "file_pattern": "*.csv"}}
