@@ -86,8 +86,14 @@ def collect_status(project) -> dict[str, Any]:
             "drift_changes": len(changes) if changes is not None else 0,
             "last_load": last_load,
         })
+    from dango_provider.core.naming import Naming
+    from dango_provider.core.transform_results import FAILED, recent_runs
+
+    last = recent_runs(Naming.state_dir(project.root), limit=1)
+    transform = last and {**{k: last[0][k] for k in ("run_id", "started_at", "updated_at", "counts")},
+                          "failures": [n for n in last[0]["nodes"] if n["status"] in FAILED]}
     return {"project": str(project.root), "file": str(project.sources_file), "serving_copy": serving_info,
-            "sources": sources, "tables": tables}
+            "sources": sources, "tables": tables, "transform": transform or None}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -124,18 +130,39 @@ def _print_text(status: dict[str, Any]) -> None:
         print()
         print_table(["table (serving copy)", "rows"],
                     [[f"{t['schema']}.{t['table']}", t["rows"]] for t in status["tables"]])
+    transform = status["transform"]
+    print()
+    if transform:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(transform["counts"].items()))
+        print(f"transform: last run {transform['run_id']} (last result {transform['updated_at']}): {counts}")
+        for node in transform["failures"]:
+            print(f"  {node['status']}: {node['resource_type']} {node['name']} ({node['task_id']}): "
+                  f"{(node['message'] or '').splitlines()[0] if node['message'] else 'no message'}")
+    else:
+        print("transform: no dbt result recorded yet")
 
 
 def _status(args: argparse.Namespace) -> int:
+    import time
+
     from dango_provider.config.loader import load_project
 
     project = load_project(project_path(args.project))
-    status = collect_status(project)
-    if args.json:
-        print_json(_jsonable(status))
-    else:
-        _print_text(status)
-    return 0
+    while True:
+        status = collect_status(project)
+        if args.json:
+            print_json(_jsonable(status))
+        else:
+            if args.watch:
+                print(f"\x1b[H\x1b[2J{datetime.now(UTC).isoformat(timespec='seconds')} (every {args.watch:g} s; "
+                      "Ctrl-C stops)")
+            _print_text(status)
+        if not args.watch:
+            return 0
+        try:
+            time.sleep(args.watch)
+        except KeyboardInterrupt:
+            return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -146,7 +173,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "come from the read-only serving copy (data/serving/warehouse.duckdb) when it exists, "
                     "else load times come from the state files under .dango/state and rows are unknown. "
                     "Never opens the live warehouse and never takes its write lock, so it works while a "
-                    "load runs.")
+                    "load runs. Last, the latest dango_transform run: its dbt results by status and each "
+                    "failed model or test with dbt's message.")
     add_project_option(status)
     add_json_option(status)
+    status.add_argument("--watch", nargs="?", type=float, const=2.0, default=None, metavar="SECONDS",
+                        help="print it again every SECONDS (default 2) until Ctrl-C, to follow a run")
     status.set_defaults(func=_status)

@@ -115,6 +115,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     ) or (AssetAny(*assets) if assets else None)
     env = {**warehouse_for(project).dbt_env(), "DANGO_LOCK_TIMEOUT": str(settings.lock_timeout)}
     dbt_dir, target = project.dbt_dir, project.config.dbt.target
+    state_root = Naming.state_dir(project.root)
     with DAG(
         dag_id=Naming.transform_dag_id,
         description="Build the dbt project: staging, snapshots, intermediate and marts, with tests",
@@ -134,8 +135,8 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
         drift_gate = SchemaDriftSensor(task_id="schema_drift_gate", **waiting)
         freshness = FreshnessSensor(task_id="freshness", **waiting)
-        staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
-        rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target)
+        staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root)
+        rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root)
         # publish what was built, also when nodes of a source that never loaded were left out (skipped)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool,
                                           trigger_rule="none_failed_min_one_success")
@@ -145,7 +146,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
         if with_loaded_at:
-            checked = source_freshness(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target,
+            checked = source_freshness(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root,
                                        sources=with_loaded_at)
             gates >> checked
             gates = [checked]

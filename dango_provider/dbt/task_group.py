@@ -25,7 +25,8 @@ disable_telemetry()  # also when Cosmos was imported (by its plugin) before this
 STAGING_SELECTOR = "path:models/staging"
 
 
-def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple[ProfileConfig, dict]:
+def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str,
+            state_root: Path) -> tuple[ProfileConfig, dict]:
     from dango_provider.core.dbt_profile import profiles_dir
 
     profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
@@ -36,8 +37,24 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str) -> tuple
         "env": {**env, **TELEMETRY_OFF},
         "append_env": True,
         "install_deps": False,
+        # after dbt ran (failed too): its run_results.json into the run's record (dango status, the overview)
+        "callback": record_run_results,
+        "callback_args": {"state_root": str(state_root)},
     }
     return profile, operator_args
+
+
+def record_run_results(project_dir: str, *, state_root: str, context) -> None:
+    import json
+
+    from dango_provider.core.transform_results import record
+
+    path = Path(project_dir) / "target" / "run_results.json"
+    try:
+        run_results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # dbt stopped before it ran a node (a parse error): the task's own log says why
+    record(Path(state_root), context["run_id"], run_results, task_id=context["task"].task_id)
 
 
 def prepare_dbt_task(context) -> None:
@@ -108,9 +125,10 @@ def _profile_name(dbt_dir: Path) -> str:
         return "dango"
 
 
-def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, task_id: str = "dbt_staging"):
+def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+                  task_id: str = "dbt_staging"):
     """One task: ``dbt build --select path:models/staging`` (models and their tests)."""
-    profile, operator_args = _common(dbt_dir, env, pool, target)
+    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -122,10 +140,10 @@ def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str,
     )
 
 
-def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, sources: list[str],
-                     task_id: str = "dbt_source_freshness"):
+def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+                     sources: list[str], task_id: str = "dbt_source_freshness"):
     """``dbt source freshness`` for the raw sources that declare a ``loaded_at_field``; fails when stale."""
-    profile, operator_args = _common(dbt_dir, env, pool, target)
+    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
     return DbtSourceLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -137,12 +155,13 @@ def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: s
     )
 
 
-def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, group_id: str = "dbt"):
+def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+                    group_id: str = "dbt"):
     """Seeds, snapshots, intermediate and mart models with tests after each, rendered from the manifest.
 
     Without a manifest (no source loaded yet) this is a single ``dbt build`` task instead.
     """
-    profile, operator_args = _common(dbt_dir, env, pool, target)
+    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
     manifest = Naming.manifest_path(dbt_dir)
     if not manifest.exists():
         return DbtBuildLocalOperator(

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from dango_provider.core.transform_results import recent_runs
 from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,15 @@ def test_ingest_emits_the_asset_with_row_counts_and_transform_builds(project, ai
     assert extras[-1]["source"] == "payments"
     run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env)
 
+    status = json.loads(run([str(BIN / "dango"), "status", "--project", str(project), "--json"], env).stdout)
+    transform = status["transform"]
+    assert transform["failures"] == []
+    assert transform["counts"]["success"] >= 2  # the staging model and the mart, each from its own task
+    nodes = recent_runs(project / ".dango" / "state")[0]["nodes"]
+    mart = next(n for n in nodes if n["name"] == "payment_totals")
+    assert (mart["resource_type"], mart["status"], mart["task_id"]) == ("model", "success", "dbt.payment_totals_model_build")
+    assert next(n for n in nodes if n["name"] == "stg_payments__payments")["task_id"] == "dbt_staging"
+
 
 def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     env = airflow_env(airflow_home, project)
@@ -55,6 +65,16 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     assert proc.returncode != 0
     assert "FAIL 1 no_negative_amounts" in log or "Failure in test no_negative_amounts" in log
     assert "state=failed" in log
+
+    # the failure is recorded with dbt's message and the compiled SQL of the failed test, and status says so
+    run_ = recent_runs(project / ".dango" / "state")[0]
+    first = run_["nodes"][0]
+    assert (first["name"], first["resource_type"], first["status"], first["failures"]) == (
+        "no_negative_amounts", "test", "fail", 1)
+    assert "where amount < 0" in first["compiled_sql"] and "{{" not in first["compiled_sql"]
+    text = run([str(BIN / "dango"), "status", "--project", str(project)], env).stdout
+    assert f"transform: last run {run_['run_id']}" in text
+    assert "  fail: test no_negative_amounts (dbt_staging): Got 1 result, configured to fail if != 0" in text
 
 
 def test_stale_loaded_at_field_fails_dbt_source_freshness(tmp_path, airflow_home):

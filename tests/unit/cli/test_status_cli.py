@@ -144,6 +144,8 @@ def test_status_from_the_serving_copy(project):
         "table (serving copy)     rows",
         "dango_meta.load_history  3",
         "raw_orders.orders        120",
+        "",
+        "transform: no dbt result recorded yet",
     ]
 
 

@@ -259,7 +259,7 @@ def test_auth_spec_from_dango_keys_and_the_auth_block(write_sources, project_dir
      "'api.example.com' is not an http(s) URL"),
     ("base_url: https://api.example.com\nendpoints: [{path: a, pagination: none}]",
      "sources[0].rest_api.endpoints[0].pagination",
-     "unknown key 'pagination'; allowed keys here: data_selector, incremental, name, paginator, params, path, "
+     "unknown key 'pagination' (did you mean 'paginator'?); allowed keys here: data_selector, incremental, name, paginator, params, path, "
      "primary_key, write_disposition"),
     ("base_url: https://api.example.com\nresources: [{endpoint: {path: a}}]",
      "sources[0].rest_api.resources[0]", "a resource in dlt's form needs a 'name' (and usually an 'endpoint')"),
