@@ -1,7 +1,7 @@
 """The ``dango`` command. Exit codes: 0 success, 1 invalid project or failed command, 2 usage error.
 
-One module per command group registers its subcommands: init, source (add, list), status, drift,
-metabase, secrets.
+One module per command group registers its subcommands: init, source (add, remove, enable, disable,
+list), status, run, drift, metabase, secrets.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dango_provider.cli import drift, init, metabase, secrets, sources, status
+from dango_provider.cli import drift, init, metabase, run, secrets, sources, status
 from dango_provider.cli.common import error_dicts, print_json
 from dango_provider.exceptions import DangoConfigErrors, DangoError
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_validate(sub)
     sources.register(sub)
     status.register(sub)
+    run.register(sub)
     drift.register(sub)
     metabase.register(sub)
     secrets.register(sub)

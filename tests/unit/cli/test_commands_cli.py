@@ -63,7 +63,7 @@ def commands() -> list[tuple[str, ...]]:
 def test_the_parser_has_the_commands():
     assert commands() == [(), ("init",), ("validate",), ("source",), ("source", "add"), ("source", "remove"),
                           ("source", "enable"), ("source", "disable"), ("source", "list"),
-                          ("status",), ("drift",), ("drift", "accept"), ("metabase",),
+                          ("status",), ("run",), ("drift",), ("drift", "accept"), ("metabase",),
                           ("metabase", "setup"), ("secrets",), ("secrets", "import")]
 
 
