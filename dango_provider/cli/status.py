@@ -8,6 +8,7 @@ it) and never takes the warehouse write lock, so it neither waits for nor delays
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,21 +149,22 @@ def _status(args: argparse.Namespace) -> int:
     from dango_provider.config.loader import load_project
 
     project = load_project(project_path(args.project))
-    while True:
-        status = collect_status(project)
-        if args.json:
-            print_json(_jsonable(status))
-        else:
-            if args.watch:
-                print(f"\x1b[H\x1b[2J{datetime.now(UTC).isoformat(timespec='seconds')} (every {args.watch:g} s; "
-                      "Ctrl-C stops)")
-            _print_text(status)
-        if not args.watch:
-            return 0
-        try:
+    try:
+        while True:
+            status = collect_status(project)
+            if args.json:
+                print_json(_jsonable(status))
+            else:
+                if args.watch:
+                    print(f"\x1b[H\x1b[2J{datetime.now(UTC).isoformat(timespec='seconds')} "
+                          f"(every {args.watch:g} s; Ctrl-C stops)")
+                _print_text(status)
+            if not args.watch:
+                return 0
+            sys.stdout.flush()
             time.sleep(args.watch)
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:  # --watch ends here
+        return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

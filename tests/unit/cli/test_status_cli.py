@@ -167,3 +167,26 @@ def test_status_while_another_process_holds_the_live_warehouse(project):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_status_watch_redraws_what_changes_until_interrupted(project):
+    import signal
+    import time
+
+    from tests.unit.helpers import DANGO
+
+    proc = subprocess.Popen([str(DANGO), "status", "--project", str(project), "--watch", "0.3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)
+        mark_ready(state_dir(project, "orders"), {"models": [], "load_ids": ["9"], "loaded_at": T0.isoformat()})
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert (proc.returncode, err) == (0, "")
+    frames = out.split("\x1b[H\x1b[2J")[1:]
+    assert len(frames) >= 3
+    assert "Ctrl-C stops" in frames[0] and "never loaded" in frames[0].split("refunds")[0]
+    assert "2024-05-01T06:00:00+00:00" in frames[-1], "a later frame shows the load recorded meanwhile"
