@@ -4,13 +4,18 @@
   this script with uv, see tests/dango_compat/peer.py) on a project made by its own ``dango init``; its
   dbt profile's ``extensions`` (httpfs, parquet: downloads) removed so it runs offline;
 - ours: ``airflow dags test dango_ingest__orders`` then ``airflow dags test dango_transform`` on a project
-  made by our ``dango init``, until both return (the serving copy then holds the staging model).
+  made by our ``dango init``, until both return (the serving copy then holds the staging model);
+- ours under a running Airflow (api-server, DAG processor, LocalExecutor scheduler on SQLite, see
+  _running_airflow.py): ``airflow dags trigger dango_ingest__orders``, the asset-triggered
+  ``dango_transform`` follows; timed from the ingest run's ``queued_at`` to ``publish_snapshot``'s end.
+  Then a no-op re-sync (file unchanged) in the same deployment: trigger to its last task's end, and
+  whether a transform was triggered (it should not be).
 
-Prints each round's wall times and the ratio of the medians (target: ours <= 1.0x Dango); asserts nothing.
-Project set-up (``dango init``, Airflow's ``db migrate``) is not timed. The running-scheduler variant of
-this comparison is not measured by this script.
+Prints each round's times and the ratios of the medians (targets: ours <= 1.0x Dango under ``airflow
+dags test``, <= 0.5x under a running scheduler; no-op re-sync <= 5 s); asserts nothing. Project and
+deployment set-up (``dango init``, ``db migrate``, starting Airflow, parsing) are not timed.
 
-    python bench/end_to_end.py [--rows N] [--repeat N]
+    python bench/end_to_end.py [--rows N] [--repeat N] [--no-scheduler]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _running_airflow as ra  # noqa: E402
 from _benchutil import REPO, banner, reexec_isolated, stats  # noqa: E402
 from _benchutil import timed_call as timed  # noqa: E402
 
@@ -84,18 +90,49 @@ def dango_round(work: Path, data: Path, log: Path) -> float:
     return seconds
 
 
-def our_round(work: Path, data: Path, log: Path) -> float:
-    project = work / f"ours_{time.monotonic_ns()}"
+def our_project(project: Path, data: Path) -> dict:
     env = dict(os.environ, AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__DAGS_FOLDER=str(project / "dags"),
                AIRFLOW__DANGO__PROJECT_DIR=str(project))
     subprocess.run([str(BIN / "dango"), "init", str(project), "--no-pool"], env=env, check=True, capture_output=True)
     (project / "sources.yml").write_text(OURS)
     (project / "data" / "uploads" / "orders").mkdir(parents=True)
     shutil.copy(data, project / "data" / "uploads" / "orders" / data.name)
+    return env
+
+
+def our_round(work: Path, data: Path, log: Path) -> float:
+    project = work / f"ours_{time.monotonic_ns()}"
+    env = our_project(project, data)
     seconds = timed([str(BIN / "airflow"), "dags", "test", "dango_ingest__orders"], env, log, REPO)
     seconds += timed([str(BIN / "airflow"), "dags", "test", "dango_transform"], env, log, REPO)
     shutil.rmtree(project, ignore_errors=True)
     return seconds
+
+
+def our_scheduler_round(work: Path, data: Path) -> tuple[float, float, bool]:
+    """(trigger to publish, no-op re-sync trigger to done, whether the no-op triggered a transform)."""
+    root = work / f"sched_{time.monotonic_ns()}"
+    project = root / "project"
+    our_project(project, data)
+    ingest, transform = "dango_ingest__orders", "dango_transform"
+    with ra.running_airflow(root, project, [ingest, transform]) as deployment:
+        before = ra.run_ids(deployment, transform)
+        run_id = ra.trigger(deployment, ingest)
+        ra.wait_run(deployment, ingest, run_id)
+        transform_run = ra.wait_new_run(deployment, transform, before)
+        ra.wait_run(deployment, transform, transform_run)
+        to_publish = ra.last_task_end(deployment, transform, transform_run, "publish_snapshot") - \
+            ra.queued_at(deployment, ingest, run_id)
+        before = ra.run_ids(deployment, transform)
+        noop_run = ra.trigger(deployment, ingest)
+        ra.wait_run(deployment, ingest, noop_run)
+        noop = ra.last_task_end(deployment, ingest, noop_run) - ra.queued_at(deployment, ingest, noop_run)
+        if ra.task_states(deployment, ingest, noop_run).get("extract") != "skipped":
+            raise SystemExit(f"the no-op re-sync's extract did not skip: {ra.task_states(deployment, ingest, noop_run)}")
+        time.sleep(15)  # an asset-triggered transform would be queued by now
+        triggered = ra.run_ids(deployment, transform) != before
+    shutil.rmtree(root, ignore_errors=True)
+    return to_publish.total_seconds(), noop.total_seconds(), triggered
 
 
 def main() -> int:
@@ -106,8 +143,10 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (medians are reported)")
     parser.add_argument("--cold-imports", action="store_true", help="no byte-code cache (see _benchutil.py)")
+    parser.add_argument("--no-scheduler", action="store_true", help="leave out the running-scheduler variant")
     args = parser.parse_args()
-    banner(f"end to end: {args.rows:,}-row CSV, Dango {peer.VERSION} `dango sync` vs ours (airflow dags test)")
+    banner(f"end to end: {args.rows:,}-row CSV, Dango {peer.VERSION} `dango sync` vs ours (airflow dags test"
+           f"{'' if args.no_scheduler else ', running scheduler'})")
     work = Path(tempfile.mkdtemp(prefix="dango_bench_e2e_"))
     try:
         data = work / "orders.csv"
@@ -115,16 +154,29 @@ def main() -> int:
         log = work / "bench.log"
         subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=dict(os.environ), check=True, capture_output=True)
         peer.dango_venv()
-        dango, ours = [], []
+        dango, ours, sched, noop = [], [], [], []
         for round_ in range(args.repeat):
             dango.append(dango_round(work, data, log))
             ours.append(our_round(work, data, log))
-            print(f"   round {round_ + 1}: dango sync {dango[-1]:.1f} s, ours {ours[-1]:.1f} s")
+            line = f"   round {round_ + 1}: dango sync {dango[-1]:.1f} s, ours (dags test) {ours[-1]:.1f} s"
+            if not args.no_scheduler:
+                to_publish, noop_s, triggered = our_scheduler_round(work, data)
+                sched.append(to_publish)
+                noop.append(noop_s)
+                line += (f", ours (scheduler, trigger to publish) {to_publish:.1f} s, no-op re-sync {noop_s:.1f} s"
+                         f" ({'triggered a transform' if triggered else 'no transform triggered'})")
+            print(line, flush=True)
         best_d, median_d = stats(dango)
         best_o, median_o = stats(ours)
         print(f"Dango `dango sync`:                     median {median_d:.1f} s (best {best_d:.1f} s)")
         print(f"ours (ingest + transform, dags test):   median {median_o:.1f} s (best {best_o:.1f} s)")
         print(f"ratio: {median_o / median_d:.2f}x (target <= 1.0x)")
+        if sched:
+            best_s, median_s = stats(sched)
+            best_n, median_n = stats(noop)
+            print(f"ours (running scheduler, to publish):   median {median_s:.1f} s (best {best_s:.1f} s)")
+            print(f"ratio: {median_s / median_d:.2f}x (target <= 0.5x)")
+            print(f"no-op re-sync (running scheduler):      median {median_n:.1f} s (best {best_n:.1f} s; target <= 5 s)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

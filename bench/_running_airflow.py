@@ -1,0 +1,86 @@
+"""A running Airflow for the bench scripts (not a benchmark itself): tests/deployment.py's api-server,
+DAG processor and LocalExecutor scheduler on SQLite, started and stopped around a measurement.
+
+Times are read from the metadata DB (a run's ``queued_at`` to a task's or the run's ``end_date``), so
+neither the ``airflow dags trigger`` CLI's own start nor the polling interval counts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.deployment import Deployment, wait_for  # noqa: E402
+
+
+@contextmanager
+def running_airflow(work: Path, project: Path, dag_ids: list[str]) -> Iterator[Deployment]:
+    """api-server, DAG processor and scheduler over ``project``; yields once ``dag_ids`` are parsed and
+    the scheduler heartbeats (set-up not timed)."""
+    deployment = Deployment(work, project, "sqlite")
+    try:
+        deployment.start_all()
+        wait_for(lambda: {r[0] for r in deployment.query("select dag_id from dag")} >= set(dag_ids), 300,
+                 "the DAG processor to parse the DAGs")
+        wait_for(lambda: deployment.query("select 1 from job where job_type = 'SchedulerJob' and state = 'running'"),
+                 120, "the scheduler's heartbeat")
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def _when(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def run_ids(deployment: Deployment, dag_id: str) -> list[str]:
+    return [r[0] for r in deployment.query("select run_id from dag_run where dag_id = ? order by id", dag_id)]
+
+
+def trigger(deployment: Deployment, dag_id: str) -> str:
+    """Trigger ``dag_id`` and return the new run's id."""
+    seen = set(run_ids(deployment, dag_id))
+    deployment.trigger(dag_id)
+    return wait_for(lambda: next((r for r in run_ids(deployment, dag_id) if r not in seen), None), 60,
+                    f"the new {dag_id} run", interval=0.2)
+
+
+def wait_run(deployment: Deployment, dag_id: str, run_id: str, timeout: float = 900) -> str:
+    """Wait for the run to finish; exit naming the component logs when it did not succeed."""
+    def finished():
+        rows = deployment.query("select state from dag_run where dag_id = ? and run_id = ?", dag_id, run_id)
+        return rows[0][0] if rows and rows[0][0] in ("success", "failed") else None
+
+    state = wait_for(finished, timeout, f"{dag_id} {run_id}", interval=0.5)
+    if state != "success":
+        raise SystemExit(f"{dag_id} {run_id} {state}; task logs under {deployment.home / 'logs'}")
+    return state
+
+
+def queued_at(deployment: Deployment, dag_id: str, run_id: str) -> datetime:
+    return _when(deployment.query("select queued_at from dag_run where dag_id = ? and run_id = ?", dag_id,
+                                  run_id)[0][0])
+
+
+def last_task_end(deployment: Deployment, dag_id: str, run_id: str, task_id: str | None = None) -> datetime:
+    """The latest ``end_date`` among the run's tasks (or of one task)."""
+    sql = "select max(end_date) from task_instance where dag_id = ? and run_id = ?"
+    args: tuple = (dag_id, run_id)
+    if task_id is not None:
+        sql, args = sql + " and task_id = ?", (*args, task_id)
+    return _when(deployment.query(sql, *args)[0][0])
+
+
+def task_states(deployment: Deployment, dag_id: str, run_id: str) -> dict[str, str]:
+    return dict(deployment.query("select task_id, state from task_instance where dag_id = ? and run_id = ?",
+                                 dag_id, run_id))
+
+
+def wait_new_run(deployment: Deployment, dag_id: str, seen: list[str], timeout: float = 300) -> str:
+    """The id of the first run of ``dag_id`` not in ``seen`` (an asset-triggered one, say)."""
+    return wait_for(lambda: next((r for r in run_ids(deployment, dag_id) if r not in seen), None), timeout,
+                    f"a new {dag_id} run", interval=0.5)
