@@ -32,7 +32,8 @@ class ServingData:
     open_drift: dict[str, list[dict]] = field(default_factory=dict)
     #: source -> latest PII finding per column: {"table", "column", "entity", "action", "score", ...}
     pii: dict[str, list[dict]] = field(default_factory=dict)
-    #: [{"schema", "table", "kind": "table" | "view", "rows": int | None}] (dlt's _dlt_* tables left out)
+    #: [{"schema", "table", "kind": "table" | "view", "rows": int | None}] (dlt's _dlt_* tables and
+    #: <dataset>_staging schemas left out)
     relations: list[dict] = field(default_factory=list)
 
 
@@ -116,7 +117,15 @@ def _relations(con) -> list[dict]:
     ).fetchall():
         relations.append({"schema": schema, "table": view, "kind": "view", "rows": None})
     relations.sort(key=lambda r: (r["schema"], r["table"]))
-    return relations
+    return _without_dlt_staging(relations)
+
+
+def _without_dlt_staging(relations: list[dict]) -> list[dict]:
+    """Leave out dlt's staging datasets (``<dataset>_staging``, where a merge lands before it is applied):
+    a schema ``X_staging`` is one when ``X`` is a schema of the warehouse too."""
+    schemas = {r["schema"] for r in relations}
+    return [r for r in relations
+            if not (r["schema"].endswith("_staging") and r["schema"][: -len("_staging")] in schemas)]
 
 
 def read_serving_copy(path: Path, *, max_loads: int = 30) -> ServingData:

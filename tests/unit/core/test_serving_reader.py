@@ -59,3 +59,17 @@ def test_a_file_that_is_not_duckdb_is_an_error_not_an_exception(tmp_path):
     data = read_serving_copy(path)
     assert data.exists is True
     assert data.error and "Error" in data.error
+
+
+def test_dlt_tables_and_staging_datasets_are_left_out(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    for sql in ("CREATE SCHEMA raw_orders", "CREATE SCHEMA raw_orders_staging", "CREATE SCHEMA marts_staging",
+                "CREATE TABLE raw_orders.orders AS SELECT 1 AS id", "CREATE TABLE raw_orders._dlt_loads AS SELECT 1 AS x",
+                "CREATE TABLE raw_orders_staging.orders AS SELECT 1 AS id",
+                "CREATE TABLE marts_staging.report AS SELECT 1 AS n"):
+        con.execute(sql)
+    con.close()
+    data = read_serving_copy(path)
+    # marts_staging has no 'marts' schema beside it: a user's own schema, kept
+    assert [(r["schema"], r["table"]) for r in data.relations] == [("marts_staging", "report"), ("raw_orders", "orders")]
