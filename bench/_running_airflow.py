@@ -84,3 +84,22 @@ def wait_new_run(deployment: Deployment, dag_id: str, seen: list[str], timeout: 
     """The id of the first run of ``dag_id`` not in ``seen`` (an asset-triggered one, say)."""
     return wait_for(lambda: next((r for r in run_ids(deployment, dag_id) if r not in seen), None), timeout,
                     f"a new {dag_id} run", interval=0.5)
+
+
+def timeline(deployment: Deployment, dag_id: str, run_id: str) -> str:
+    """Where a run's time went, one line: per task (in start order) the wait from the run's ``queued_at``
+    or the previous task's end to its start (scheduling and process start), then its own duration."""
+    origin = queued_at(deployment, dag_id, run_id)
+    rows = deployment.query("select task_id, start_date, end_date, state from task_instance where dag_id = ? "
+                            "and run_id = ? and start_date is not null order by start_date", dag_id, run_id)
+    parts, previous, busy = [], origin, 0.0
+    for task_id, start, end, state in rows:
+        start, end = _when(start), _when(end) if end else None
+        wait = max((start - previous).total_seconds(), 0.0)
+        took = (end - start).total_seconds() if end else 0.0
+        busy += took
+        parts.append(f"{task_id} +{wait:.1f}/{took:.1f}" + ("" if state == "success" else f" ({state})"))
+        previous = max(previous, end or start)
+    total = (previous - origin).total_seconds()
+    return (f"{dag_id}: {total:.1f} s, tasks busy {busy:.1f} s, between tasks {total - busy:.1f} s "
+            f"[wait/run s: {', '.join(parts)}]")

@@ -123,10 +123,13 @@ def our_scheduler_round(work: Path, data: Path) -> tuple[float, float, bool]:
         ra.wait_run(deployment, transform, transform_run)
         to_publish = ra.last_task_end(deployment, transform, transform_run, "publish_snapshot") - \
             ra.queued_at(deployment, ingest, run_id)
+        print("     " + ra.timeline(deployment, ingest, run_id))
+        print("     " + ra.timeline(deployment, transform, transform_run))
         before = ra.run_ids(deployment, transform)
         noop_run = ra.trigger(deployment, ingest)
         ra.wait_run(deployment, ingest, noop_run)
         noop = ra.last_task_end(deployment, ingest, noop_run) - ra.queued_at(deployment, ingest, noop_run)
+        print("     no-op " + ra.timeline(deployment, ingest, noop_run))
         if ra.task_states(deployment, ingest, noop_run).get("extract") != "skipped":
             raise SystemExit(f"the no-op re-sync's extract did not skip: {ra.task_states(deployment, ingest, noop_run)}")
         time.sleep(15)  # an asset-triggered transform would be queued by now

@@ -56,6 +56,7 @@ def scheduler_phase(work: Path, project: Path, plain_cmd: list[str], dbt_env: di
             ours.append((ra.last_task_end(dep, TRANSFORM, run_id, "publish_snapshot") - start).total_seconds())
             last.append((ra.last_task_end(dep, TRANSFORM, run_id) - start).total_seconds())
             plain.append(run(plain_cmd, dbt_env, log))
+            print("     " + ra.timeline(dep, TRANSFORM, run_id))
             print(f"   round {round_ + 1}: dango_transform (scheduler) to publish {ours[-1]:.1f} s, to its last "
                   f"task {last[-1]:.1f} s, dbt build {plain[-1]:.1f} s", flush=True)
         (best_o, median_o), (best_l, median_l), (best_p, median_p) = stats(ours), stats(last), stats(plain)

@@ -195,4 +195,18 @@ def credential_report(project) -> list[str]:
                 state = ("defined" if defined else "not defined (`airflow connections add` or AIRFLOW_CONN_"
                          f"{name.upper()})" if defined is False else "could not be checked")
                 lines.append(f"credentials: source '{source.name}': Airflow connection {name}: {state}")
+    return lines + _alert_connection_report(project)
+
+
+def _alert_connection_report(project) -> list[str]:
+    """One line per Airflow connection an alert sends through (the default SMTP connection not included)."""
+    names = sorted({alert.webhook or alert.smtp_conn_id
+                    for alerts in [project.config.defaults.alerts, *(s.alerts or [] for s in project.config.sources)]
+                    for alert in alerts if alert.webhook or alert.smtp_conn_id})
+    lines = []
+    for name in names:
+        defined = _connection_defined(name)
+        state = ("defined" if defined else "not defined (`airflow connections add` or AIRFLOW_CONN_"
+                 f"{name.upper()})" if defined is False else "could not be checked")
+        lines.append(f"credentials: alerts: Airflow connection {name}: {state}")
     return lines

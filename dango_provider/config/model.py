@@ -184,6 +184,37 @@ class Freshness(StrictModel):
         return value
 
 
+AlertEvent = Literal["failed", "drift_block", "pii_block", "stale"]
+
+
+def _all_alert_events() -> list[AlertEvent]:
+    return ["failed", "drift_block", "pii_block", "stale"]
+
+
+class Alert(StrictModel):
+    """One alert destination, through Airflow's notifiers: ``webhook`` names an Airflow HTTP connection
+    (a JSON POST with a ``text`` field, which Slack's incoming webhooks accept), ``email`` lists recipients
+    sent through an SMTP connection (``smtp_conn_id``, default Airflow's ``[email] email_conn_id``).
+    ``events`` picks the events (all four by default; YAML reads a bare ``on`` key as true)."""
+
+    webhook: str | None = Field(default=None, description="Airflow HTTP connection id; its host is the whole "
+                                "webhook URL, which is a secret for Slack and many others.")
+    email: list[str] | None = None
+    smtp_conn_id: str | None = None
+    events: list[AlertEvent] = Field(default_factory=_all_alert_events)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Alert:
+        if (self.webhook is None) == (self.email is None):
+            raise ValueError("an alert names exactly one destination: webhook (an Airflow HTTP connection id) "
+                             "or email (a list of addresses)")
+        if self.email is None and self.smtp_conn_id is not None:
+            raise ValueError("smtp_conn_id belongs to an email alert")
+        if not self.events:
+            raise ValueError("events: name at least one event (failed, drift_block, pii_block, stale)")
+        return self
+
+
 class Source(StrictModel):
     name: str
     type: str
@@ -201,6 +232,7 @@ class Source(StrictModel):
     schema_drift: SchemaDriftPolicy | None = None
     pii: PIIPolicy | None = None
     freshness: Freshness | None = None
+    alerts: list[Alert] | None = Field(default=None, description="Replaces defaults.alerts for this source.")
     csv: CsvOptions | None = None
     local_files: LocalFilesOptions | None = None
     filesystem: FilesystemOptions | None = None
@@ -327,6 +359,7 @@ class Defaults(StrictModel):
     pii: PIIPolicy = Field(default_factory=lambda: PIIPolicy(policy="report", sample_size=100,
                                                              nlp_model="en_core_web_sm"))
     freshness: Freshness = Field(default_factory=Freshness)
+    alerts: list[Alert] = Field(default_factory=list)
 
     @field_validator("schedule")
     @classmethod
@@ -519,3 +552,9 @@ def effective_freshness(defaults: Defaults, source: Source) -> tuple[timedelta |
     warn = own.warn_after or defaults.freshness.warn_after
     error = own.error_after or defaults.freshness.error_after
     return (parse_duration(warn) if warn else None, parse_duration(error) if error else None)
+
+
+def effective_alerts(defaults: Defaults, source: Source, event: str) -> list[Alert]:
+    """The alerts ``source`` sends for ``event``: its own list when it has one, else ``defaults.alerts``."""
+    alerts = defaults.alerts if source.alerts is None else source.alerts
+    return [alert for alert in alerts if event in alert.events]

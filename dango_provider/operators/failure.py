@@ -40,7 +40,11 @@ def record_ingest_failure(context: Any) -> None:
     source = project.source(task.source_name)
     ti = context["ti"]
     exc = context.get("exception")
+    error = first_line(exc) if exc is not None else "the task failed"
     record_failure(source_state_dir(project, source), {
         "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": context.get("run_id"), "try_number": ti.try_number,
-        "error": first_line(exc) if exc is not None else "the task failed",
-        "log_url": getattr(ti, "log_url", None)})
+        "error": error, "log_url": getattr(ti, "log_url", None)})
+    from dango_provider.hooks.alerts import send_alerts
+
+    event = "pii_block" if ti.task_id == "pii_scan" and "PII policy is block" in error else "failed"
+    send_alerts(project, source, event, error, context, getattr(task, "log", None))

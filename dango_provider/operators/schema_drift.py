@@ -50,4 +50,10 @@ class SchemaDriftCheckOperator(SourceOperator):
                             [c for c in outcome.changes if c["action"] == "block"], outcome.pending_schema)
             self.log.warning("source '%s' is blocked: dango_transform waits until `dango drift accept %s`",
                              source.name, source.name)
+            from dango_provider.core.governance_state import describe_changes
+            from dango_provider.hooks.alerts import send_alerts
+
+            send_alerts(project, source, "drift_block",
+                        describe_changes([c for c in outcome.changes if c["action"] == "block"])
+                        + f"; the transform waits until `dango drift accept {source.name}`", context, self.log)
         return {"changes": outcome.changes, "blocked": outcome.blocked}

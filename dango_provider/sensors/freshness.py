@@ -58,4 +58,15 @@ class FreshnessSensor(StateSensor):
         if event.get("status") == "fresh":
             self.log.info("every source is within its error_after threshold")
             return
+        self._alert_stale(context)
         raise FreshnessError("stale sources: " + "; ".join(event.get("stale", [])))
+
+    def _alert_stale(self, context: Context) -> None:
+        from dango_provider.hooks.alerts import send_alerts
+        from dango_provider.settings import load_configured_project as load_project
+
+        project = load_project(self.project_dir)
+        dirs, thresholds = self._inputs()
+        for result in evaluate(dirs, thresholds):
+            if result.status == "error":
+                send_alerts(project, project.source(result.source), "stale", result.describe(), context, self.log)

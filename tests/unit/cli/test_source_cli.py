@@ -123,7 +123,7 @@ def test_add_reports_a_key_that_is_not_spelled_out_as_a_path(tmp_path):
     assert proc.returncode == 1
     (error,) = json.loads(proc.stdout)["errors"]
     assert (error["file"], error["line"], error["field"]) == (str(sources_file), 22, "sources[2].directory")
-    assert error["message"].startswith("unknown key 'directory'; allowed keys here: csv, ")
+    assert error["message"].startswith("unknown key 'directory'; allowed keys here: alerts, csv, ")
     assert sources_file.read_bytes() == before
 
 

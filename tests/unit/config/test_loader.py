@@ -15,7 +15,7 @@ from tests.unit.helpers import REPO, line_of
 
 TOP_LEVEL_KEYS = "dbt, defaults, sources, transform, version, warehouse"
 SOURCE_KEYS = (
-    "csv, description, dlt_native, empty_sync_policy, enabled, filesystem, freshness, github, hubspot, "
+    "alerts, csv, description, dlt_native, empty_sync_policy, enabled, filesystem, freshness, github, hubspot, "
     "local_files, lookback_days, mysql, name, on_duplicate_keys, pii, postgres, primary_key, rest_api, schedule, schema_drift, settle_seconds, "
     "sql_database, start_date, stripe, tags, type, write_disposition"
 )
