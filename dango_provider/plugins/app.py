@@ -183,7 +183,7 @@ def create_app() -> FastAPI:
 
         root = _app_root(request)
         if dag_id == Naming.transform_dag_id:
-            return RedirectResponse(f"{root}/", status_code=303)
+            return RedirectResponse(f"{root}/#transform", status_code=303)
         try:
             names = {Naming.ingest_dag_id(s.name): s.name for s in load_project(resolve_project_dir()).config.sources}
         except DangoError:

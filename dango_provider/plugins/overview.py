@@ -24,6 +24,7 @@ from dango_provider.core.naming import Naming
 from dango_provider.core.serving_reader import ServingData, read_serving_copy
 from dango_provider.core.snapshot import serving_path
 from dango_provider.core.times import parse_utc
+from dango_provider.core.transform_results import recent_runs
 
 #: DAG run states shown as they are; anything else a source can be in is named below
 BLOCKED = "blocked by schema drift"
@@ -94,11 +95,16 @@ def _failure(failure: dict | None, airflow_root: str) -> dict | None:
             "log_url": log_url}
 
 
-def _transform(scope: dict | None, airflow_root: str) -> dict | None:
-    """What the last ``dango_transform`` run decided to build: left-out models with the sources they wait for."""
-    if scope is None:
+def _transform(scope: dict | None, runs: list[dict], airflow_root: str) -> dict | None:
+    """What the last ``dango_transform`` run decided to build (left-out models with the sources they wait
+    for) and dbt's results of the last runs: per run the counts, per node of the newest run its status,
+    duration, rows and message, failures first, a failed test with its compiled SQL."""
+    if scope is None and not runs:
         return None
+    scope = scope or {}
     return {"run_id": scope.get("run_id"), "at": parse_utc(scope.get("decided_at")),
+            "runs": [{**run, "started_at": parse_utc(run.get("started_at")),
+                      "updated_at": parse_utc(run.get("updated_at"))} for run in runs],
             "skipped": scope.get("skipped"), "not_ready": scope.get("not_ready") or [],
             "left_out": [{"node": node, "waits_for": waits} for node, waits in sorted((scope.get("left_out") or {}).items())],
             "dag_url": f"{airflow_root}/dags/{Naming.transform_dag_id}"}
@@ -171,7 +177,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     return {
         "generated_at": now,
         "project": {"root": str(project.root), "sources_file": str(project.sources_file), "error": None},
-        "transform": _transform(transform_scope(Naming.state_dir(project.root)), airflow_root),
+        "transform": _transform(transform_scope(Naming.state_dir(project.root)),
+                                recent_runs(Naming.state_dir(project.root)), airflow_root),
         "serving_copy": {"path": str(serving.path), "exists": serving.exists, "published_at": serving.published_at,
                          "error": serving.error},
         "sources": sources,

@@ -3,6 +3,7 @@ Dango overview, the dbt docs and the overview inside the Airflow UI, served by a
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -117,3 +118,38 @@ def test_the_dango_tab_of_an_ingest_dag_shows_its_source(browser, server, tmp_pa
     finally:
         browser.frame(None)
     browser.screenshot(tmp_path / "dag_tab.png")
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_the_transform_section_fits_wide_and_narrow_windows(browser, server, tmp_path, width):
+    """dbt's results of the last run, failures first with the failed test's compiled SQL, at 1400 and 800
+    pixels wide: no horizontal scroll, nothing fetched besides the page."""
+    from dango_provider.core.naming import Naming
+    from dango_provider.core.transform_results import record
+
+    long_message = "Got 3 results, configured to fail if != 0; " + "a_very_long_identifier_" * 12
+    record(Naming.state_dir(Path(server.env["AIRFLOW__DANGO__PROJECT_DIR"])), "manual__browser", {"results": [
+        {"unique_id": "model.shop.order_totals", "status": "success", "execution_time": 0.4,
+         "adapter_response": {"rows_affected": 1}},
+        {"unique_id": "test.shop.assert_positive_amounts", "status": "fail", "execution_time": 0.1, "failures": 3,
+         "message": long_message, "compiled_code": "select * from raw_orders.orders where amount < 0"}]},
+        task_id="dbt.order_totals_model_build")
+    browser.resize(width, 1000)
+    try:
+        browser.open(f"{server.url}/dango/?width={width}#transform")  # a new address: the page loads afresh
+        nodes = browser.find("table#transform-nodes")
+        rows = [browser.attribute(r, "data-node") for r in browser.find_all("#transform-nodes tr.node")]
+        assert rows[0] == "test.shop.assert_positive_amounts" and "model.shop.order_totals" in rows
+        assert "configured to fail" in browser.text(nodes)
+        summary = browser.find("#transform-nodes details.compiled summary")
+        browser.click(summary)  # the compiled SQL is folded until asked for
+        browser.wait(lambda: browser.script("return document.querySelector('#transform-nodes details.compiled').open"),
+                     what="the compiled SQL unfolded")
+        assert "where amount < 0" in browser.text(browser.find("#transform-nodes details.compiled pre"))
+        overflow = browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{overflow}px of horizontal scroll at {width}px"
+        assert browser.script("return performance.getEntriesByType('resource').map(e => e.name)") == []
+        shot = browser.screenshot(tmp_path / f"transform_{width}.png")
+        assert shot.read_bytes().startswith(PNG)
+    finally:
+        browser.resize(1400, 1000)

@@ -101,6 +101,9 @@ class Browser:
             time.sleep(0.3)
         raise WebDriverError(f"timed out after {timeout:.0f}s waiting for {what} (at {self.url}); last error: {last}")
 
+    def resize(self, width: int, height: int) -> None:
+        self._session("POST", "/window/rect", {"width": width, "height": height})
+
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self._session("GET", "/screenshot")))
         return path

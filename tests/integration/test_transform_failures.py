@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from dango_provider.core.transform_results import recent_runs
+from tests.apiserver import overview_of
 from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,16 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     text = run([str(BIN / "dango"), "status", "--project", str(project)], env).stdout
     assert f"transform: last run {run_['run_id']}" in text
     assert "  fail: test no_negative_amounts (dbt_staging): Got 1 result, configured to fail if != 0" in text
+
+    # the plugin's Transform section: the failed test first, with dbt's message and its compiled SQL
+    overview, page = overview_of(project)
+    [last] = overview["transform"]["runs"][:1]
+    assert last["run_id"] == run_["run_id"] and last["nodes"][0]["name"] == "no_negative_amounts"
+    nodes = page[page.index('id="transform-nodes"'):]
+    assert nodes.index("no_negative_amounts") < nodes.index("stg_payments__payments")
+    assert '<span class="badge failed">fail</span>' in nodes
+    assert '<pre class="error-line">Got 1 result, configured to fail if != 0</pre>' in nodes
+    assert '<summary class="small">compiled SQL</summary><pre>' in nodes and "where amount &lt; 0" in nodes
 
 
 def test_stale_loaded_at_field_fails_dbt_source_freshness(tmp_path, airflow_home):

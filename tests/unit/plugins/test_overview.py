@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from dango_provider.core.governance_state import block_for_drift, mark_ready
 from dango_provider.core.load_history import LoadRecord, record_loads
 from dango_provider.core.naming import Naming
 from dango_provider.core.snapshot import publish, serving_path
+from dango_provider.core.transform_results import record
 from dango_provider.plugins.chart import rows_per_run_svg
 from dango_provider.plugins.overview import (
     BLOCKED,
@@ -308,3 +310,30 @@ def test_config_error_page():
     page = render("overview.html", ov=config_error_overview("sources.yml:3: sources[0].type: unknown", "sources.yml"),
                   chart="", links={}, framed=False)
     assert 'id="config-error"' in page and "sources.yml:3: sources[0].type: unknown" in page
+
+
+def test_transform_section_shows_dbt_results_failures_first_and_earlier_runs(project):
+    state_root = Naming.state_dir(project.root)
+    ok = {"results": [{"unique_id": "model.shop.orders_daily", "status": "success", "execution_time": 0.4,
+                       "adapter_response": {"rows_affected": 12}}]}
+    record(state_root, "manual__1", ok, task_id="dbt.orders_daily_model_build")
+    failed = {"results": [
+        {"unique_id": "model.shop.orders_daily", "status": "success", "execution_time": 0.5,
+         "adapter_response": {"rows_affected": 14}},
+        {"unique_id": "test.shop.no_negative_<b>amounts</b>", "status": "fail", "execution_time": 0.1, "failures": 2,
+         "message": "Got 2 results, configured to fail if != 0",
+         "compiled_code": "select * from x where amount < 0 -- {{ 7 * 7 }}"}]}
+    time.sleep(0.01)  # the second run is the newer one
+    record(state_root, "manual__2", failed, task_id="dbt.orders_daily_model_build")
+
+    overview = collect_overview(project)
+    runs = overview["transform"]["runs"]
+    assert [r["run_id"] for r in runs] == ["manual__2", "manual__1"]
+    page = render_overview(overview)
+    nodes = page[page.index('id="transform-nodes"'):page.index('id="transform-runs"')]
+    assert nodes.index("no_negative_&lt;b&gt;amounts&lt;/b&gt;") < nodes.index("orders_daily")
+    assert '<pre class="error-line">Got 2 results, configured to fail if != 0</pre>' in nodes
+    assert "<pre>select * from x where amount &lt; 0 -- {{ 7 * 7 }}</pre>" in nodes  # literal, escaped
+    assert '<td class="num">14</td>' in nodes
+    earlier = page[page.index('id="transform-runs"'):]
+    assert "manual__1" in earlier and '<span class="badge success">1 success</span>' in earlier
