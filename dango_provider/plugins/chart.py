@@ -1,16 +1,20 @@
 """Rows loaded per run, per source, as an inline SVG drawn on the server (no script, nothing fetched).
 
 One row of bars per source (small multiples): each bar is one load, oldest on the left, its height
-relative to the largest load of that source (the row says how many rows that is). Every bar has a
-``<title>`` with the load's time and rows, which browsers show on hover.
+relative to the largest load of that source (the row says how many rows that is). The axes are labelled
+(rows up, load time along) and each row's time axis is marked with its first and last load's time.
+Every bar has a ``<title>`` with the load's time and rows, which browsers show on hover.
 """
 
 from __future__ import annotations
 
 from html import escape
 
-ROW_HEIGHT = 34
+ROW_HEIGHT = 48
 BAR_AREA_HEIGHT = 24
+HEADER_HEIGHT = 20
+#: the row's first and last load times under its axis need this much room
+DATES_WIDTH = 290
 LABEL_WIDTH = 150
 VALUE_WIDTH = 110
 BAR_SLOT = 12
@@ -29,18 +33,20 @@ def rows_per_run_svg(series: dict[str, list[tuple[str, int]]], *, max_runs: int 
     """
     names = list(series)
     slots = max([min(len(series[n]), max_runs) for n in names] + [1])
-    width = LABEL_WIDTH + slots * BAR_SLOT + VALUE_WIDTH
-    height = max(len(names), 1) * ROW_HEIGHT + 4
+    width = LABEL_WIDTH + max(slots * BAR_SLOT + VALUE_WIDTH, DATES_WIDTH)
+    height = HEADER_HEIGHT + max(len(names), 1) * ROW_HEIGHT + 4
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="runs-chart" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" aria-label="Rows loaded per run, per source">',
         "<title>Rows loaded per run, per source</title>",
+        f'<text x="0" y="13" class="axis-title">source</text>'
+        f'<text x="{LABEL_WIDTH}" y="13" class="axis-title">rows per load by load time (oldest left)</text>',
     ]
     if not names:
-        parts.append(f'<text x="0" y="{ROW_HEIGHT // 2 + 4}" class="empty">no sources</text>')
+        parts.append(f'<text x="0" y="{HEADER_HEIGHT + ROW_HEIGHT // 2}" class="empty">no sources</text>')
     for index, name in enumerate(names):
         runs = series[name][-max_runs:]
-        top = index * ROW_HEIGHT + 2
+        top = HEADER_HEIGHT + index * ROW_HEIGHT + 2
         baseline = top + BAR_AREA_HEIGHT
         label = escape(name)
         parts.append(f'<g class="series" data-source="{label}">')
@@ -60,6 +66,9 @@ def rows_per_run_svg(series: dict[str, list[tuple[str, int]]], *, max_runs: int 
         if runs:
             parts.append(f'<text x="{LABEL_WIDTH + slots * BAR_SLOT + 8}" y="{baseline - 6}" class="value">'
                          f"max {_number(int(largest))}</text>")
+            first, last = escape(runs[0][0]), escape(runs[-1][0])
+            parts.append(f'<text x="{LABEL_WIDTH}" y="{baseline + 13}" class="dates">'
+                         + (first if len(runs) == 1 else f"{first} \u2192 {last}") + "</text>")
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)

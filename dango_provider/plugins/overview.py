@@ -31,6 +31,8 @@ BLOCKED = "blocked by schema drift"
 FAILED = "failed"
 LOADED = "loaded"
 NEVER_LOADED = "never loaded"
+#: rows of the page's table of recent loads, all sources together
+RECENT_LOADS = 15
 
 
 def duration_text(value: timedelta | float | None) -> str | None:
@@ -163,7 +165,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
             "failure": failure,
             "last_load": last_load,
             "last_run": last_run,
-            "loads": [{"at": load["at"], "rows": load["rows"]} for load in loads],
+            "loads": [{"at": load["at"], "rows": load["rows"], "duration_s": load.get("duration_s")}
+                      for load in loads],
             "drift": {"blocked": blocked_changes is not None, "open": open_drift},
             "pii": serving.pii.get(source.name, []),
             "freshness": freshness(last_load and last_load["at"], warn, error, now),
@@ -182,6 +185,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
         "serving_copy": {"path": str(serving.path), "exists": serving.exists, "published_at": serving.published_at,
                          "error": serving.error},
         "sources": sources,
+        "recent_loads": sorted(({"source": s["name"], **load} for s in sources for load in s["loads"]),
+                               key=lambda load: load["at"], reverse=True)[:RECENT_LOADS],
         "schemas": [{"name": name, "tables": tables} for name, tables in schemas.items()],
     }
 
@@ -194,6 +199,7 @@ def config_error_overview(message: str, sources_file: str | None, now: datetime 
         "transform": None,
         "serving_copy": {"path": None, "exists": False, "published_at": None, "error": None},
         "sources": [],
+        "recent_loads": [],
         "schemas": [],
     }
 

@@ -65,3 +65,15 @@ def test_text_is_escaped():
 def test_rows_keep_the_order_of_the_sources():
     root = ET.fromstring(rows_per_run_svg({"orders": [("t", 1)], "customers": [("t", 1)], "api": []}))
     assert [g.get("data-source") for g in root.iter(f"{SVG}g")] == ["orders", "customers", "api"]
+
+
+def test_axes_are_labelled_and_each_row_shows_its_first_and_last_load_time():
+    svg = rows_per_run_svg({"orders": [("2025-03-01 06:00 UTC", 5), ("2025-03-02 06:00 UTC", 7)],
+                            "events": [("2025-03-02 07:00 UTC", 1)], "quiet": []})
+    root = ET.fromstring(svg)
+    titles = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "axis-title"]
+    assert titles == ["source", "rows per load by load time (oldest left)"]
+    dates = {g.get("data-source"): [t.text for t in g.iter(f"{SVG}text") if t.get("class") == "dates"]
+             for g in root.iter(f"{SVG}g")}
+    assert dates == {"orders": ["2025-03-01 06:00 UTC \u2192 2025-03-02 06:00 UTC"],
+                     "events": ["2025-03-02 07:00 UTC"], "quiet": []}

@@ -337,3 +337,15 @@ def test_transform_section_shows_dbt_results_failures_first_and_earlier_runs(pro
     assert '<td class="num">14</td>' in nodes
     earlier = page[page.index('id="transform-runs"'):]
     assert "manual__1" in earlier and '<span class="badge success">1 success</span>' in earlier
+
+
+def test_recent_loads_newest_first_across_sources_in_a_table(served):
+    overview = collect_overview(served, now=T0 + timedelta(hours=2))
+    recent = [(x["source"], x["at"], x["rows"]) for x in overview["recent_loads"]]
+    assert recent[0] == ("orders", T0 + timedelta(hours=1), 7)
+    assert [x[1] for x in recent] == sorted((x[1] for x in recent), reverse=True)
+    assert {x[0] for x in recent} == {"orders", "customers"}
+    page = render_overview(overview)
+    table = page[page.index('id="recent-loads"'):]
+    assert table.index('data-source="orders"') < table.index("</table>")
+    assert '<td class="num">4.0</td>' in table  # orders' last load took 4 s
