@@ -36,6 +36,9 @@ class DltExtractOperator(SourceOperator):
         conf = (context.get("dag_run") and context["dag_run"].conf) or {}
         interval = Interval(context.get("data_interval_start"), context.get("data_interval_end"),
                             full_refresh=bool(conf.get("full_refresh")))
+        if conf.get("requested_by"):
+            self.log.info("run requested by %s from the Dango overview%s", conf["requested_by"],
+                          " (full refresh)" if interval.full_refresh else "")
         try:
             result = extract_source(self.project, self.source, self.warehouse, full_refresh=interval.full_refresh,
                                     interval=interval, run_id=context["run_id"])

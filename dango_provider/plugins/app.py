@@ -105,6 +105,69 @@ def build_overview(request: Request, user) -> dict[str, Any]:
     return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request))
 
 
+def _focus(overview: dict, only: str | None) -> str | None:
+    """``?only=transform`` shows the transform alone; ``?only=<source>`` that source alone, with its loads
+    (the Dango tab of a DAG page). The overview is narrowed in place; anything else shows everything."""
+    if only == "transform":
+        return "transform"
+    if only and any(s["name"] == only for s in overview["sources"]):
+        overview["sources"] = [s for s in overview["sources"] if s["name"] == only]
+        overview["recent_loads"] = [x for x in overview["recent_loads"] if x["source"] == only]
+        return "source"
+    return None
+
+
+def _action_tokens(overview: dict, user) -> dict[str, dict[str, str]]:
+    """Per source the user may edit (its ingest DAG), the form token of each action; none for the others."""
+    from dango_provider.plugins import actions
+
+    try:
+        editable = actions.editable_dag_ids(user, [s["dag_id"] for s in overview["sources"]])
+        return {s["name"]: {a: actions.form_token(user, a, s["name"]) for a in actions.ACTIONS}
+                for s in overview["sources"] if s["dag_id"] in editable}
+    except Exception:  # no buttons rather than no page
+        log.exception("could not decide which actions the user may take")
+        return {}
+
+
+def _act(request: Request, user, name: str, action: str, token: str) -> Response:
+    import hmac
+
+    from dango_provider.core.naming import Naming
+    from dango_provider.exceptions import DangoError
+    from dango_provider.hooks.drift_accept import accept_drift
+    from dango_provider.plugins import actions
+    from dango_provider.settings import load_configured_project as load_project
+    from dango_provider.settings import resolve_project_dir
+
+    if action not in actions.ACTIONS:
+        raise StarletteHTTPException(404, detail=f"no action '{action}'")
+    try:
+        project = load_project(resolve_project_dir())
+        source = project.source(name)
+    except DangoError as exc:
+        raise StarletteHTTPException(404, detail=str(exc)) from exc
+    dag_id = Naming.ingest_dag_id(source.name)
+    who = actions.user_name(user)
+    if not actions.may_edit(user, dag_id):
+        raise StarletteHTTPException(403, detail=f"{who} may not edit {dag_id}, so may not {action} '{name}'")
+    if not actions.same_origin(request.headers, request.headers.get("host", "")):
+        raise StarletteHTTPException(403, detail="refused: the request did not come from a page of this site")
+    if not hmac.compare_digest(token, actions.form_token(user, action, source.name)):
+        raise StarletteHTTPException(403, detail="refused: the form's token is missing or not this user's")
+    try:
+        if action == "accept-drift":
+            result = accept_drift(project, source.name, who)
+        else:
+            result = f"triggered {dag_id} run " + actions.trigger_run(dag_id, who, action == "full-refresh")
+    except Exception as exc:  # a DAG not parsed yet, a held lock: said to the user, nothing recorded
+        raise StarletteHTTPException(409, detail=f"{action} of '{name}' failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    actions.audit(Naming.state_dir(project.root), {"user": who, "action": action, "source": source.name,
+                                                   "result": result})
+    log.info("dango overview: %s of source '%s' by %s: %s", action, source.name, who, result)
+    return RedirectResponse(f"{_app_root(request)}/#source-{source.name}", status_code=303)
+
+
 def _docs_dir() -> Path:
     from dango_provider.core.naming import Naming
     from dango_provider.settings import load_configured_project as load_project
@@ -132,13 +195,25 @@ def create_app() -> FastAPI:
         from dango_provider.settings import load_settings
 
         overview = build_overview(request, user)
+        focus = _focus(overview, request.query_params.get("only"))
         chart = rows_per_run_svg({s["name"]: [(when(load["at"]), load["rows"]) for load in s["loads"]]
                                   for s in overview["sources"]})
         root = _app_root(request)
         links = {"docs": f"{root}/docs/", "api": f"{root}/api/overview", "dags": f"{_airflow_root(request)}/dags",
-                 "metabase": without_credentials(load_settings().metabase_url)}
+                 "metabase": without_credentials(load_settings().metabase_url), "root": root}
         framed = request.headers.get("sec-fetch-dest") == "iframe"
-        return _page(render("overview.html", ov=overview, chart=chart, links=links, framed=framed))
+        return _page(render("overview.html", ov=overview, chart=chart, links=links, framed=framed,
+                            actions=_action_tokens(overview, user), focus=focus))
+
+    @app.post("/sources/{name}/{action}")
+    async def source_action(request: Request, name: str, action: str, user=Depends(require_user)) -> Response:
+        """Accept a source's schema changes, re-run it or reload it from scratch (see plugins/actions.py)."""
+        from urllib.parse import parse_qs
+
+        from starlette.concurrency import run_in_threadpool
+
+        fields = parse_qs((await request.body()).decode("utf-8", "replace"))
+        return await run_in_threadpool(_act, request, user, name, action, (fields.get("token") or [""])[0])
 
     @app.get("/api/overview")
     def overview_api(request: Request, user=Depends(require_user)) -> JSONResponse:
@@ -183,13 +258,13 @@ def create_app() -> FastAPI:
 
         root = _app_root(request)
         if dag_id == Naming.transform_dag_id:
-            return RedirectResponse(f"{root}/#transform", status_code=303)
+            return RedirectResponse(f"{root}/?only=transform#transform", status_code=303)
         try:
             names = {Naming.ingest_dag_id(s.name): s.name for s in load_project(resolve_project_dir()).config.sources}
         except DangoError:
             return RedirectResponse(f"{root}/", status_code=303)
         if dag_id in names:
-            return RedirectResponse(f"{root}/#source-{names[dag_id]}", status_code=303)
+            return RedirectResponse(f"{root}/?only={names[dag_id]}#source-{names[dag_id]}", status_code=303)
         return _message(request, "Not a Dango DAG",
                         f"The DAG '{dag_id}' is not built by dango-provider from this project's sources file.",
                         "Ingest DAGs are named dango_ingest__<source>; the transform DAG is dango_transform.")

@@ -115,6 +115,14 @@ def test_the_dango_tab_of_an_ingest_dag_shows_its_source(browser, server, tmp_pa
                      what="the customers row of the overview")
         target = browser.script("return document.querySelector(':target').dataset.source")
         assert target == "customers"
+        # only that source: its row, its loads; no other source, no warehouse listing
+        assert list(source_rows(browser)) == ["customers"]
+        assert browser.find_all("#warehouse") == [] and browser.find_all("#transform") == []
+        assert {browser.attribute(r, "data-source") for r in browser.find_all("#recent-loads tr[data-source]")} == \
+            {"customers"}
+        assert browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+        # a viewer may not edit the DAG: no action buttons
+        assert browser.find_all(".actions button") == []
     finally:
         browser.frame(None)
     browser.screenshot(tmp_path / "dag_tab.png")

@@ -205,9 +205,9 @@ def test_overview_json(server):
 
 def test_dag_tab_shows_the_dags_source(server, viewer):
     response = get(server, "/dango/dags/dango_ingest__customers", headers=HTML, cookies=viewer)
-    assert (response.status_code, response.headers["location"]) == (303, "/dango/#source-customers")
+    assert (response.status_code, response.headers["location"]) == (303, "/dango/?only=customers#source-customers")
     response = get(server, "/dango/dags/dango_transform", headers=HTML, cookies=viewer)
-    assert (response.status_code, response.headers["location"]) == (303, "/dango/#transform")
+    assert (response.status_code, response.headers["location"]) == (303, "/dango/?only=transform#transform")
     response = get(server, "/dango/dags/someone_elses_dag", headers=HTML, cookies=viewer)
     assert response.status_code == 200 and "is not built by dango-provider" in response.text
 
