@@ -57,6 +57,23 @@ def depending_on(manifest: dict, sources: list[str]) -> dict[str, list[str]]:
             if u in nodes}
 
 
+def feeds(manifest: dict, sources: list[str]) -> dict[str, list[str]]:
+    """Source -> the models and snapshots built from it, directly or through other models, beyond its own
+    staging models: its lineage to the marts (marts first, then by name)."""
+    nodes = {node["name"]: node for node in manifest.get("nodes", {}).values()}
+    out: dict[str, list[str]] = {name: [] for name in sources}
+    for node_name, names in depending_on(manifest, sources).items():
+        node = nodes.get(node_name, {})
+        path = node.get("original_file_path", "").replace("\\", "/")
+        if node.get("resource_type") not in ("model", "snapshot") or path.startswith("models/staging/"):
+            continue
+        for name in names:
+            out[name].append(node_name)
+    marts_first = {n: (0 if nodes[n].get("original_file_path", "").startswith("models/marts/") else 1, n)
+                   for n in nodes}
+    return {name: sorted(models, key=lambda m: marts_first[m]) for name, models in out.items()}
+
+
 _SCANNED = ("models", "snapshots", "tests", "seeds", "macros", "analyses")
 
 

@@ -112,6 +112,19 @@ def _transform(scope: dict | None, runs: list[dict], airflow_root: str) -> dict 
             "dag_url": f"{airflow_root}/dags/{Naming.transform_dag_id}"}
 
 
+def _lineage(project) -> dict[str, list[str]]:
+    """Per source the models built from it, from the dbt manifest of the last parse (empty without one)."""
+    import json
+
+    from dango_provider.core.transform_scope import feeds
+
+    try:
+        manifest = json.loads(Naming.manifest_path(project.dbt_dir).read_text())
+    except (OSError, ValueError):
+        return {}
+    return feeds(manifest, [s.name for s in project.config.sources])
+
+
 def hidden_schemas(source_names: list[str]) -> set[str]:
     """dlt's staging datasets of replace loads (``raw_<source>_staging``): internal, not shown."""
     raw = {Naming.raw_schema(n) for n in source_names}
@@ -171,6 +184,9 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
             "pii": serving.pii.get(source.name, []),
             "freshness": freshness(last_load and last_load["at"], warn, error, now),
         })
+    lineage = _lineage(project)
+    for entry in sources:
+        entry["feeds"] = lineage.get(entry["name"], [])
     hidden = hidden_schemas([s.name for s in project.config.sources])
     schemas: dict[str, list[dict]] = {}
     for relation in serving.relations:

@@ -81,6 +81,8 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     overview, page = overview_of(project)
     [last] = overview["transform"]["runs"][:1]
     assert last["run_id"] == run_["run_id"] and last["nodes"][0]["name"] == "no_negative_amounts"
+    assert overview["sources"][0]["feeds"] == ["payment_totals"], "lineage from the manifest: source to mart"
+    assert '<div class="small feeds">feeds <code>payment_totals</code></div>' in page
     nodes = page[page.index('id="transform-nodes"'):]
     assert nodes.index("no_negative_amounts") < nodes.index("stg_payments__payments")
     assert '<span class="badge failed">fail</span>' in nodes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dango_provider.core.transform_scope import left_out, not_selected
+from dango_provider.core.transform_scope import feeds, left_out, not_selected
 
 
 def node(name: str, path: str, *parents: str) -> dict:
@@ -90,3 +90,14 @@ def test_stand_ins_for_references_to_a_never_loaded_source(tmp_path):
     assert sorted(p.name for p in staging.iterdir()) == [
         "_crm__sources.yml", "stg_crm__contacts.sql", "stg_crm__contacts.yml"]
     assert not any(is_placeholder(p) for p in staging.iterdir())
+
+
+def test_a_sources_lineage_is_every_model_built_from_it_beyond_its_staging():
+    manifest = {**MANIFEST, "nodes": {**MANIFEST["nodes"], "model.p.int_orders": node(
+        "int_orders", "models/intermediate/int_orders.sql", "model.p.stg_shop__orders")}}
+    assert feeds(manifest, ["shop", "crm", "never"]) == {
+        "shop": ["accounts_orders", "orders_by_day", "int_orders"],  # marts first; tests and staging left out
+        "crm": ["accounts_orders", "raw_direct"],
+        "never": [],
+    }
+    assert feeds({}, ["shop"]) == {"shop": []}
