@@ -121,6 +121,8 @@ def test_the_dango_tab_of_an_ingest_dag_shows_its_source(browser, server, tmp_pa
         assert {browser.attribute(r, "data-source") for r in browser.find_all("#recent-loads tr[data-source]")} == \
             {"customers"}
         assert browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+        assert browser.script("const s = document.querySelector('#sources').parentElement; "
+                              "return s.scrollWidth - s.clientWidth") <= 0
         # a viewer may not edit the DAG: no action buttons
         assert browser.find_all(".actions button") == []
     finally:
@@ -156,6 +158,10 @@ def test_the_transform_section_fits_wide_and_narrow_windows(browser, server, tmp
         assert "where amount < 0" in browser.text(browser.find("#transform-nodes details.compiled pre"))
         overflow = browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{overflow}px of horizontal scroll at {width}px"
+        # the sources table fits too (at 800 px one block per source, each cell labelled)
+        inner = browser.script("const s = document.querySelector('#sources').parentElement; "
+                               "return s.scrollWidth - s.clientWidth")
+        assert inner <= 0, f"the sources table scrolls {inner}px sideways at {width}px"
         assert browser.script("return performance.getEntriesByType('resource').map(e => e.name)") == []
         shot = browser.screenshot(tmp_path / f"transform_{width}.png")
         assert shot.read_bytes().startswith(PNG)

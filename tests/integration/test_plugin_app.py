@@ -115,7 +115,7 @@ def test_overview_page(server, viewer):
     page = response.text
 
     orders = rows_of(page, "orders")
-    assert '<td class="num rows">2</td>' in orders  # the second load: 2 rows
+    assert '<td class="num rows" data-label="rows">2</td>' in orders  # the second load: 2 rows
     assert "<code>0 6 * * *</code>" in orders
     assert '<span class="badge queued">queued</span>' in orders  # its DAG run in Airflow
     assert 'href="/dags/dango_ingest__orders"' in orders
