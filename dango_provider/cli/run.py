@@ -33,37 +33,12 @@ def _ingest_dag(project_dir: Path, source_name: str):
     return project, source, Naming.ingest_dag_id(source.name)
 
 
-def _check_runnable(dag_id: str, session) -> None:
-    """Refuse what would leave the run queued forever, naming what to do instead."""
-    from airflow.jobs.job import most_recent_job
-    from airflow.models.dag import DagModel
-
-    dag = session.get(DagModel, dag_id)
-    if dag is None or dag.is_stale:
-        raise DangoError(f"DAG {dag_id} is not in Airflow's metadata database: the DAG processor has not parsed it "
-                         "yet, or the DAG file fails to import (see: airflow dags list-import-errors)")
-    if dag.is_paused:
-        raise DangoError(f"DAG {dag_id} is paused; unpause it (airflow dags unpause {dag_id}, or in the UI) "
-                         "and run again")
-    scheduler = most_recent_job("SchedulerJob", session=session)
-    if scheduler is None or not scheduler.is_alive():
-        raise DangoError("no scheduler is running for this Airflow (no recent heartbeat in its metadata "
-                         f"database): start `airflow scheduler`, or run the DAG in this process with "
-                         f"`airflow dags test {dag_id}`")
-
-
 def trigger(dag_id: str, conf: dict) -> str:
-    from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.utils.session import create_session
     from airflow.utils.types import DagRunTriggeredByType
 
-    with create_session() as session:
-        _check_runnable(dag_id, session)
-        run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.CLI, conf=conf,
-                          triggering_user_name=getpass.getuser(), session=session)
-        if run is None:
-            raise DangoError(f"Airflow created no run of {dag_id}")
-        return run.run_id
+    from dango_provider.hooks.airflow_runs import trigger_runnable
+
+    return trigger_runnable(dag_id, conf, user=getpass.getuser(), triggered_by=DagRunTriggeredByType.CLI)
 
 
 def _snapshot(dag_id: str, run_id: str) -> tuple[str, dict[str, tuple[str | None, int]]]:

@@ -76,15 +76,11 @@ def audit(state_root: Path, record: dict) -> None:
 
 
 def trigger_run(dag_id: str, who: str, full_refresh: bool) -> str:
-    """A run of the ingest DAG, triggered as the UI does, with the requester in its conf."""
-    from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.utils.session import create_session
+    """A run of the ingest DAG, triggered as the UI does, with the requester in its conf; refused (a
+    DangoError naming what to do) when the DAG is paused or unparsed or no scheduler runs."""
     from airflow.utils.types import DagRunTriggeredByType
 
+    from dango_provider.hooks.airflow_runs import trigger_runnable
+
     conf: dict = {"requested_by": who, **({"full_refresh": True} if full_refresh else {})}
-    with create_session() as session:
-        run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType.UI, conf=conf, triggering_user_name=who,
-                          session=session)
-        if run is None:
-            raise RuntimeError(f"Airflow created no run of {dag_id}")
-        return run.run_id
+    return trigger_runnable(dag_id, conf, user=who, triggered_by=DagRunTriggeredByType.UI)

@@ -6,8 +6,11 @@ origin or without the form's token. Each action leaves an audit record (who, whe
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sqlite3
+import subprocess
 from html import unescape
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pytest
 from dango_provider.core.governance_state import drift_blocked
 from tests.apiserver import ApiServer, api_server, make_served_project
 from tests.conftest import BIN, airflow_env, run
+from tests.deployment import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +76,9 @@ def post(server: ApiServer, path: str, *, user: str | None, token: str = "", ori
 def dag_runs(home: Path, dag_id: str) -> list[tuple[str, dict]]:
     con = sqlite3.connect(home / "airflow.db")
     try:
-        rows = con.execute("select run_id, conf from dag_run where dag_id = ? order by id", (dag_id,)).fetchall()
+        # manual runs only: unpausing orders (scheduled daily) also starts its latest scheduled run
+        rows = con.execute("select run_id, conf from dag_run where dag_id = ? and run_id like 'manual__%' "
+                           "order by id", (dag_id,)).fetchall()
     finally:
         con.close()
     return [(run_id, _conf(conf)) for run_id, conf in rows]
@@ -103,7 +109,7 @@ def test_a_viewer_sees_no_buttons_and_is_refused(server, project, home):
     assert dag_runs(home, "dango_ingest__orders") == [] and audit(project) == []
 
 
-def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, project, home):
+def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, project, home, tmp_path):
     html = page(server, "ana")
     token = form_token(html, "/dango/sources/orders/run")
     assert "act-full-refresh" in html and "act-accept-drift" in html
@@ -115,19 +121,60 @@ def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, projec
                                   "token is missing or not this user's")):
         refused = post(server, "/dango/sources/orders/run", user="ana", token=sent, origin=origin)
         assert refused.status_code == 403 and reason in refused.text, refused.text
-    assert dag_runs(home, "dango_ingest__orders") == []
+    # nothing would run it yet: refused with what to do, instead of a run left queued
+    paused = post(server, "/dango/sources/orders/run", user="ana", token=token)
+    assert paused.status_code == 409 and "DAG dango_ingest__orders is paused; unpause it" in paused.text
+    assert dag_runs(home, "dango_ingest__orders") == [] and audit(project) == []
 
-    done = post(server, "/dango/sources/orders/run", user="ana", token=token)
-    assert (done.status_code, done.headers["location"]) == (303, "/dango/#source-orders")
-    refresh = post(server, "/dango/sources/orders/full-refresh", user="ana",
-                   token=form_token(html, "/dango/sources/orders/full-refresh"))
-    assert refresh.status_code == 303
+    run([str(BIN / "airflow"), "dags", "unpause", "dango_ingest__orders"], server.env)
+    scheduler_env = {**server.env, "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+                     "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{server.url}/execution/",
+                     "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2"}
+    with open(tmp_path / "scheduler.log", "ab") as out:
+        scheduler = subprocess.Popen([str(BIN / "airflow"), "scheduler"], env=scheduler_env, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: _scheduler_alive(home), 120, "the scheduler's heartbeat")
+        done = post(server, "/dango/sources/orders/run", user="ana", token=token)
+        assert (done.status_code, done.headers["location"]) == (303, "/dango/#source-orders")
+        wait_for(lambda: _states(home) == ["success"], 300, "the re-run to succeed under the scheduler")
+        refresh = post(server, "/dango/sources/orders/full-refresh", user="ana",
+                       token=form_token(html, "/dango/sources/orders/full-refresh"))
+        assert refresh.status_code == 303
+        wait_for(lambda: _states(home) == ["success", "success"], 300, "the full refresh to succeed")
+    finally:
+        os.killpg(scheduler.pid, signal.SIGTERM)
+        scheduler.wait(timeout=60)
     runs = dag_runs(home, "dango_ingest__orders")
     assert [conf for _, conf in runs] == [{"requested_by": "ana"}, {"requested_by": "ana", "full_refresh": True}]
+    logs = "\n".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*.log")
+                     if "task_id=extract" in str(p))
+    assert "run requested by ana from the Dango overview" in logs
+    assert "run requested by ana from the Dango overview (full refresh)" in logs
     records = audit(project)
     assert [(r["user"], r["action"], r["source"]) for r in records] == [("ana", "run", "orders"),
                                                                          ("ana", "full-refresh", "orders")]
     assert records[0]["result"] == f"triggered dango_ingest__orders run {runs[0][0]}" and records[0]["at"]
+
+
+def _scheduler_alive(home: Path) -> bool:
+    con = sqlite3.connect(home / "airflow.db")
+    try:
+        return bool(con.execute("select 1 from job where job_type = 'SchedulerJob' and state = 'running'").fetchall())
+    finally:
+        con.close()
+
+
+def _states(home: Path) -> list[str]:
+    con = sqlite3.connect(home / "airflow.db")
+    try:
+        rows = con.execute("select state from dag_run where dag_id = 'dango_ingest__orders' "
+                           "and run_id like 'manual__%' order by id").fetchall()
+    finally:
+        con.close()
+    failed = [r for r in rows if r[0] == "failed"]
+    assert not failed, "a run triggered from the overview failed"
+    return [r[0] for r in rows]
 
 
 def test_an_editor_accepts_a_sources_schema_changes(server, project):
