@@ -53,17 +53,17 @@ def _loads(con, max_loads: int) -> dict[str, list[dict]]:
     # one row per table per load; the tables of one load share its finished_at
     rows = con.execute(f"""
         SELECT source, epoch_us(finished_at), sum(rows), max(duration_s),
-               list(table_name ORDER BY table_name), list(rows ORDER BY table_name)
+               list(table_name ORDER BY table_name), list(rows ORDER BY table_name), max(run_id)
         FROM {META}.load_history
         GROUP BY source, finished_at
         QUALIFY row_number() OVER (PARTITION BY source ORDER BY finished_at DESC) <= ?
         ORDER BY source, finished_at
     """, [max_loads]).fetchall()
     out: dict[str, list[dict]] = {}
-    for source, at, total, duration, tables, counts in rows:
+    for source, at, total, duration, tables, counts, run_id in rows:
         out.setdefault(source, []).append({
             "at": _utc(at), "rows": int(total), "duration_s": float(duration),
-            "tables": {t: int(n) for t, n in zip(tables, counts)},
+            "tables": {t: int(n) for t, n in zip(tables, counts)}, "run_id": run_id,
         })
     return out
 

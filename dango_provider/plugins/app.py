@@ -79,6 +79,27 @@ def _last_runs(dag_ids: list[str], user) -> dict[str, dict]:
             for dag_id, run_id, state, start, end, run_after in rows}
 
 
+def _run_history(dag_ids: list[str], user, limit: int = 15) -> list[dict]:
+    """The newest ``limit`` runs of ``dag_ids`` that ``user`` may read, newest first, any state."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+        wanted = [d for d in dag_ids if d in readable]
+        if not wanted:
+            return []
+        rows = session.execute(
+            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date, DagRun.run_after)
+            .where(DagRun.dag_id.in_(wanted)).order_by(DagRun.id.desc()).limit(limit)
+        ).all()
+    return [{"dag_id": dag_id, "run_id": run_id, "state": str(getattr(state, "value", state)),
+             "start_date": start or run_after, "end_date": end}
+            for dag_id, run_id, state, start, end, run_after in rows]
+
+
 def build_overview(request: Request, user) -> dict[str, Any]:
     from dango_provider.config.loader import find_sources_file
     from dango_provider.core.naming import Naming
@@ -102,7 +123,12 @@ def build_overview(request: Request, user) -> dict[str, Any]:
     except Exception:  # the page still shows loads and tables without run states
         log.exception("could not read the DAG runs of the ingest DAGs")
         last_runs = {}
-    return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request))
+    try:
+        history = _run_history(dag_ids, user)
+    except Exception:
+        log.exception("could not read the run history of the ingest DAGs")
+        history = []
+    return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request), run_history=history)
 
 
 def _focus(overview: dict, only: str | None) -> str | None:
@@ -113,6 +139,7 @@ def _focus(overview: dict, only: str | None) -> str | None:
     if only and any(s["name"] == only for s in overview["sources"]):
         overview["sources"] = [s for s in overview["sources"] if s["name"] == only]
         overview["recent_loads"] = [x for x in overview["recent_loads"] if x["source"] == only]
+        overview["recent_runs"] = [x for x in overview["recent_runs"] if x["source"] == only]
         return "source"
     return None
 

@@ -112,6 +112,22 @@ def _transform(scope: dict | None, runs: list[dict], airflow_root: str) -> dict 
             "dag_url": f"{airflow_root}/dags/{Naming.transform_dag_id}"}
 
 
+def _run_rows(history: list[dict], serving: ServingData, project) -> list[dict]:
+    """Ingest runs with their outcome: state, start, seconds, and the rows their load wrote (a run that
+    loaded nothing new has none; a failed one has its source's failure line when it is the recorded one)."""
+    rows_by_run = {load.get("run_id"): load["rows"] for loads in serving.loads.values() for load in loads
+                   if load.get("run_id")}
+    source_of = {Naming.ingest_dag_id(s.name): s.name for s in project.config.sources}
+    out = []
+    for run in history:
+        start, end = run.get("start_date"), run.get("end_date")
+        out.append({"source": source_of.get(run["dag_id"], run["dag_id"]), "run_id": run["run_id"],
+                    "state": run["state"], "start": start,
+                    "seconds": (end - start).total_seconds() if start and end else None,
+                    "rows": rows_by_run.get(run["run_id"])})
+    return out
+
+
 def _lineage(project) -> dict[str, list[str]]:
     """Per source the models built from it, from the dbt manifest of the last parse (empty without one)."""
     import json
@@ -132,13 +148,16 @@ def hidden_schemas(source_names: list[str]) -> set[str]:
 
 
 def collect_overview(project, *, now: datetime | None = None, last_runs: dict[str, dict] | None = None,
-                     airflow_root: str = "", serving: ServingData | None = None) -> dict[str, Any]:
+                     airflow_root: str = "", serving: ServingData | None = None,
+                     run_history: list[dict] | None = None) -> dict[str, Any]:
     """The overview of ``project`` (a loaded ``Project``).
 
     :param last_runs: dag_id -> {"run_id", "state", "start_date", "end_date"} of the newest run of
         each ingest DAG the user may read (from Airflow's metadata database)
     :param airflow_root: path prefix of the Airflow UI (``[api] base_url``), for DAG links
     :param serving: the serving copy already read (default: read it now)
+    :param run_history: the newest ingest DAG runs the user may read, newest first, each
+        {"dag_id", "run_id", "state", "start_date", "end_date"} (from Airflow's metadata database)
     """
     from dango_provider.sources.pipeline import source_state_dir
 
@@ -203,6 +222,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
         "sources": sources,
         "recent_loads": sorted(({"source": s["name"], **load} for s in sources for load in s["loads"]),
                                key=lambda load: load["at"], reverse=True)[:RECENT_LOADS],
+        "recent_runs": _run_rows(run_history or [], serving, project),
         "schemas": [{"name": name, "tables": tables} for name, tables in schemas.items()],
     }
 
@@ -216,6 +236,7 @@ def config_error_overview(message: str, sources_file: str | None, now: datetime 
         "serving_copy": {"path": None, "exists": False, "published_at": None, "error": None},
         "sources": [],
         "recent_loads": [],
+        "recent_runs": [],
         "schemas": [],
     }
 

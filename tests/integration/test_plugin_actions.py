@@ -155,6 +155,12 @@ def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, projec
     assert [(r["user"], r["action"], r["source"]) for r in records] == [("ana", "run", "orders"),
                                                                          ("ana", "full-refresh", "orders")]
     assert records[0]["result"] == f"triggered dango_ingest__orders run {runs[0][0]}" and records[0]["at"]
+    # the overview's run history shows both runs with their state
+    history = page(server, "vic")
+    history = history[history.index('id="recent-runs"'):history.index("</table>", history.index('id="recent-runs"'))]
+    for run_id, _ in runs:
+        row = history[history.index(f'data-run="{run_id}"'):]
+        assert row.index('<span class="badge success">success</span>') < row.index("</tr>")
 
 
 def _scheduler_alive(home: Path) -> bool:

@@ -166,7 +166,7 @@ def test_last_load_rows_and_duration_come_from_the_serving_copy(served):
 
     orders = sources["orders"]
     assert orders["last_load"] == {"at": T0 + timedelta(hours=1), "rows": 7, "duration_s": 4.0,
-                                   "tables": {"order_items": 5, "orders": 2}, "from": "serving copy"}
+                                   "tables": {"order_items": 5, "orders": 2}, "run_id": None, "from": "serving copy"}
     assert [(x["at"], x["rows"]) for x in orders["loads"]] == [(T0, 3), (T0 + timedelta(hours=1), 7)]
     assert orders["schedule"] == "0 6 * * *" and orders["type"] == "csv"
     assert orders["dag_id"] == "dango_ingest__orders" and orders["dag_url"] == "/dags/dango_ingest__orders"
@@ -349,3 +349,23 @@ def test_recent_loads_newest_first_across_sources_in_a_table(served):
     table = page[page.index('id="recent-loads"'):]
     assert table.index('data-source="orders"') < table.index("</table>")
     assert '<td class="num">4.0</td>' in table  # orders' last load took 4 s
+
+
+def test_recent_runs_show_each_runs_state_and_the_rows_its_load_wrote(project):
+    project.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(project.warehouse_path))
+    record_loads(con, [LoadRecord("orders", "orders", 5, "l1", 1, T0, T0 + timedelta(seconds=2), run_id="manual__a")])
+    con.close()
+    publish(project.warehouse_path, serving_path(project.warehouse_path))
+    history = [
+        {"dag_id": "dango_ingest__orders", "run_id": "manual__b", "state": "failed", "start_date": T0 + timedelta(hours=1),
+         "end_date": T0 + timedelta(hours=1, seconds=9)},
+        {"dag_id": "dango_ingest__orders", "run_id": "manual__a", "state": "success", "start_date": T0,
+         "end_date": T0 + timedelta(seconds=12)},
+    ]
+    overview = collect_overview(project, run_history=history, now=T0 + timedelta(hours=2))
+    assert [(r["source"], r["state"], r["rows"], r["seconds"]) for r in overview["recent_runs"]] == [
+        ("orders", "failed", None, 9.0), ("orders", "success", 5, 12.0)]
+    table = render_overview(overview)
+    table = table[table.index('id="recent-runs"'):]
+    assert '<span class="badge failed">failed</span>' in table and '<td class="num">5</td>' in table
