@@ -30,7 +30,7 @@ from dango_provider.plugins.rendering import render, when
 log = logging.getLogger(__name__)
 
 PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
-            "form-action 'none'; frame-ancestors 'self'")
+            "form-action 'self'; frame-ancestors 'self'")
 # dbt docs is a single-page app with inline scripts (AngularJS, which needs eval) that fetches its JSON
 DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; base-uri 'self'; form-action 'none'; frame-ancestors 'self'")
@@ -239,8 +239,16 @@ def create_app() -> FastAPI:
 
         from starlette.concurrency import run_in_threadpool
 
+        from dango_provider.plugins.auth import wants_html
+
         fields = parse_qs((await request.body()).decode("utf-8", "replace"))
-        return await run_in_threadpool(_act, request, user, name, action, (fields.get("token") or [""])[0])
+        try:
+            return await run_in_threadpool(_act, request, user, name, action, (fields.get("token") or [""])[0])
+        except StarletteHTTPException as exc:
+            if not wants_html(request):
+                raise
+            # a person pressed the button: a page that says why, with the way back
+            return _message(request, "Not done", str(exc.detail), status_code=exc.status_code)
 
     @app.get("/api/overview")
     def overview_api(request: Request, user=Depends(require_user)) -> JSONResponse:

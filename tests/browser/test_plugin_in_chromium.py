@@ -29,7 +29,7 @@ def server(tmp_path_factory) -> ApiServer:
     env = airflow_env(home, project)
     run([str(BIN / "airflow"), "db", "migrate"], env)
     run([str(BIN / "airflow"), "dags", "reserialize"], env)
-    with api_server(home, tmp_path_factory.mktemp("browser_server"), project, users={"analyst": "VIEWER"}) as started:
+    with api_server(home, tmp_path_factory.mktemp("browser_server"), project, users={"analyst": "VIEWER", "editor": "ADMIN"}) as started:
         yield started
 
 
@@ -165,5 +165,47 @@ def test_the_transform_section_fits_wide_and_narrow_windows(browser, server, tmp
         assert browser.script("return performance.getEntriesByType('resource').map(e => e.name)") == []
         shot = browser.screenshot(tmp_path / f"transform_{width}.png")
         assert shot.read_bytes().startswith(PNG)
+    finally:
+        browser.resize(1400, 1000)
+
+
+def test_an_editor_sees_the_actions_and_a_refusal_says_what_to_do(server, tmp_path):
+    """Logged in as a user who may edit the DAGs: the buttons are there; pressing Re-run while the DAG is
+    paused (nothing would run it) answers 409 with what to do, and no run is created."""
+    (tmp_path / "editor").mkdir()
+    editor = Browser(tmp_path / "editor")
+    try:
+        editor.open(f"{server.url}/dango/")
+        editor.type(editor.find("input[name='username']"), "editor")
+        editor.type(editor.find("input[name='password']"), server.passwords["editor"])
+        editor.click(editor.find("button[type='submit']"))
+        editor.wait(lambda: urlsplit(editor.url).path == "/dango/", what="the overview after login")
+        assert editor.find_all("tr[data-source='orders'] button.act-run")
+        assert editor.find_all("button.act-accept-drift"), "customers is blocked: its changes can be accepted"
+        editor.screenshot(tmp_path / "overview_editor.png")
+        editor.click(editor.find("tr[data-source='orders'] button.act-run"))
+        editor.wait(lambda: "is paused" in editor.script("return document.body.innerText"),
+                    what="the refusal of a run nothing would execute")
+        text = editor.script("return document.body.innerText")
+        assert "DAG dango_ingest__orders is paused; unpause it" in text
+    finally:
+        editor.quit()
+
+
+def test_the_dango_tab_fits_an_800_pixel_window(browser, server, tmp_path):
+    browser.resize(800, 1000)
+    try:
+        browser.open(f"{server.url}/dags/dango_ingest__orders/plugin/dango-dag")
+        frame = browser.find("iframe[title='Dango']", timeout=120)
+        browser.frame(frame)
+        try:
+            browser.find("table#sources", timeout=60)
+            assert list(source_rows(browser)) == ["orders"]
+            for css in ("document.documentElement", "document.querySelector('#sources').parentElement"):
+                overflow = browser.script(f"const e = {css}; return e.scrollWidth - e.clientWidth")
+                assert overflow <= 0, f"{css} scrolls {overflow}px sideways at 800 px"
+        finally:
+            browser.frame(None)
+        browser.screenshot(tmp_path / "dag_tab_800.png")
     finally:
         browser.resize(1400, 1000)

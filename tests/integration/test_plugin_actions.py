@@ -103,7 +103,8 @@ def test_a_viewer_sees_no_buttons_and_is_refused(server, project, home):
     html = page(server, "vic")
     assert "act-run" not in html and "act-accept-drift" not in html and 'name="token"' not in html
     refused = post(server, "/dango/sources/orders/run", user="vic", token="0" * 64)
-    assert refused.status_code == 403 and "vic may not edit dango_ingest__orders" in refused.text
+    assert refused.status_code == 403 and "vic may not edit dango_ingest__orders" in unescape(refused.text)
+    assert refused.headers["content-type"].startswith("text/html"), "a person gets a page, not JSON"
     anonymous = post(server, "/dango/sources/orders/run", user=None, accept={"accept": "application/json"})
     assert anonymous.status_code == 401
     assert dag_runs(home, "dango_ingest__orders") == [] and audit(project) == []
@@ -120,10 +121,10 @@ def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, projec
                                  ("self", form_token(html, "/dango/sources/orders/full-refresh"),
                                   "token is missing or not this user's")):
         refused = post(server, "/dango/sources/orders/run", user="ana", token=sent, origin=origin)
-        assert refused.status_code == 403 and reason in refused.text, refused.text
+        assert refused.status_code == 403 and reason in unescape(refused.text), refused.text
     # nothing would run it yet: refused with what to do, instead of a run left queued
     paused = post(server, "/dango/sources/orders/run", user="ana", token=token)
-    assert paused.status_code == 409 and "DAG dango_ingest__orders is paused; unpause it" in paused.text
+    assert paused.status_code == 409 and "DAG dango_ingest__orders is paused; unpause it" in unescape(paused.text)
     assert dag_runs(home, "dango_ingest__orders") == [] and audit(project) == []
 
     run([str(BIN / "airflow"), "dags", "unpause", "dango_ingest__orders"], server.env)
