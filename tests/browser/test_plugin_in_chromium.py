@@ -209,3 +209,45 @@ def test_the_dango_tab_fits_an_800_pixel_window(browser, server, tmp_path):
         browser.screenshot(tmp_path / "dag_tab_800.png")
     finally:
         browser.resize(1400, 1000)
+
+
+@pytest.mark.parametrize("width", [1400, 800])
+def test_a_failed_load_shows_its_error_and_log_link_at_both_widths(browser, server, tmp_path, width):
+    """The failure a task's failure callback records (``record_failure``): badge, first error line,
+    when, task and a link to its log; a long line wraps instead of widening the page."""
+    from dango_provider.core.governance_state import record_failure
+    from dango_provider.core.naming import Naming
+
+    project = Path(server.env["AIRFLOW__DANGO__PROJECT_DIR"])
+    message = ("source 'payments': cannot reach the Stripe API at https://api.stripe.com/v1/charges: HTTP 401 "
+               "Unauthorized; check the key named by api_key_env " + "x" * 200)
+    record_failure(Naming.state_dir(project) / "sources" / "payments", {
+        "dag_id": "dango_ingest__payments", "task_id": "extract", "run_id": "manual__failed", "try_number": 1,
+        "error": message, "log_url": f"{server.url}/dags/dango_ingest__payments/runs/manual__failed/tasks/extract"})
+    browser.resize(width, 1000)
+    try:
+        browser.open(f"{server.url}/dango/?failure={width}#source-payments")
+        row = browser.find("tr.source[data-source='payments']")
+        assert "failed" in browser.text(browser.find("tr.source[data-source='payments'] td.status .badge"))
+        assert browser.text(browser.find("#failure-payments pre.error-line")) == message
+        link = browser.find("#failure-payments a.log-link")
+        assert browser.attribute(link, "href").endswith("/dags/dango_ingest__payments/runs/manual__failed/tasks/extract")
+        assert "extract" in browser.text(browser.find("#failure-payments")) and row
+        overflow = browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{overflow}px of horizontal scroll at {width}px"
+        browser.screenshot(tmp_path / f"failure_{width}.png")
+    finally:
+        browser.resize(1400, 1000)
+
+
+def test_the_dbt_docs_site_renders_at_800_pixels(browser, server, tmp_path):
+    browser.resize(800, 1000)
+    try:
+        browser.open(f"{server.url}/dango/docs/?w=800#!/model/model.shop.order_totals")
+        browser.wait(lambda: "raw_orders.orders" in browser.script("return document.body.innerText"), timeout=90,
+                     what="the dbt docs page of the model order_totals at 800 px")
+        fetched = browser.script("return performance.getEntriesByType('resource').map(e => e.name)")
+        assert fetched and all(url.startswith(f"{server.url}/dango/docs/") for url in fetched), fetched
+        browser.screenshot(tmp_path / "dbt_docs_800.png")
+    finally:
+        browser.resize(1400, 1000)
