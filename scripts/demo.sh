@@ -6,7 +6,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
 python3 -m pip install --quiet --disable-pip-version-check uv==0.13.8
-python3 -m uv sync --frozen --inexact --quiet
+# byte-code compiled once here: every airflow process of the demo then reads .pyc instead of compiling
+python3 -m uv sync --frozen --inexact --quiet --compile-bytecode
 
 started=$(date +%s.%N)  # the demo's own time, once the venv exists
 demo="${DANGO_DEMO_DIR:-$repo/.demo}"
