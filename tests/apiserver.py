@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, airflow_env
+from tests.conftest import BIN, airflow_env, run
 
 
 def free_port() -> int:
@@ -60,6 +60,17 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def prepare_airflow_home(home: Path, project: Path, *, trigger: tuple[str, ...] = ()) -> Path:
+    """A migrated metadata database in ``home`` that knows ``project``'s DAGs, with a queued run of each
+    DAG in ``trigger``."""
+    env = airflow_env(home, project)
+    run([str(BIN / "airflow"), "db", "migrate"], env)
+    run([str(BIN / "airflow"), "dags", "reserialize"], env)
+    for dag_id in trigger:
+        run([str(BIN / "airflow"), "dags", "trigger", dag_id], env)
+    return home
 
 
 @contextmanager

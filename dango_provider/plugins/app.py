@@ -57,50 +57,35 @@ def _message(request: Request, title: str, message: str, hint: str = "", status_
                         overview_url=f"{_app_root(request)}/"), status_code)
 
 
-def _last_runs(dag_ids: list[str], user) -> dict[str, dict]:
-    """The newest run of each of ``dag_ids`` that ``user`` may read, from Airflow's metadata database."""
+def _dag_runs(dag_ids: list[str], user, limit: int = 15) -> tuple[dict[str, dict], list[dict]]:
+    """From Airflow's metadata database, of the ``dag_ids`` that ``user`` may read: the newest run of each
+    (by dag_id) and the newest ``limit`` runs of all, newest first, any state."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
 
+    columns = (DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date, DagRun.run_after)
     with create_session() as session:
         readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
         wanted = [d for d in dag_ids if d in readable]
         if not wanted:
-            return {}
+            return {}, []
         newest = select(func.max(DagRun.id)).where(DagRun.dag_id.in_(wanted)).group_by(DagRun.dag_id)
-        rows = session.execute(
-            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date, DagRun.run_after)
-            .where(DagRun.id.in_(newest))
-        ).all()
-    return {dag_id: {"run_id": run_id, "state": str(getattr(state, "value", state)), "start_date": start or run_after,
-                     "end_date": end}
-            for dag_id, run_id, state, start, end, run_after in rows}
+        last = session.execute(select(*columns).where(DagRun.id.in_(newest))).all()
+        history = session.execute(
+            select(*columns).where(DagRun.dag_id.in_(wanted)).order_by(DagRun.id.desc()).limit(limit)).all()
+
+    def as_dict(row) -> dict:
+        dag_id, run_id, state, start, end, run_after = row
+        return {"dag_id": dag_id, "run_id": run_id, "state": str(getattr(state, "value", state)),
+                "start_date": start or run_after, "end_date": end}
+
+    return {row[0]: as_dict(row) for row in last}, [as_dict(row) for row in history]
 
 
-def _run_history(dag_ids: list[str], user, limit: int = 15) -> list[dict]:
-    """The newest ``limit`` runs of ``dag_ids`` that ``user`` may read, newest first, any state."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-        wanted = [d for d in dag_ids if d in readable]
-        if not wanted:
-            return []
-        rows = session.execute(
-            select(DagRun.dag_id, DagRun.run_id, DagRun.state, DagRun.start_date, DagRun.end_date, DagRun.run_after)
-            .where(DagRun.dag_id.in_(wanted)).order_by(DagRun.id.desc()).limit(limit)
-        ).all()
-    return [{"dag_id": dag_id, "run_id": run_id, "state": str(getattr(state, "value", state)),
-             "start_date": start or run_after, "end_date": end}
-            for dag_id, run_id, state, start, end, run_after in rows]
-
-
-def build_overview(request: Request, user) -> dict[str, Any]:
+def build_overview(request: Request, user, only: str | None = None) -> dict[str, Any]:
+    """The overview for ``user``; ``only`` narrows it to one source (the Dango tab of its DAG page)."""
     from dango_provider.config.loader import find_sources_file
     from dango_provider.core.naming import Naming
     from dango_provider.exceptions import DangoError
@@ -117,31 +102,16 @@ def build_overview(request: Request, user) -> dict[str, Any]:
         except DangoError:
             sources_file = str(project_dir)
         return config_error_overview(str(exc), sources_file)
-    dag_ids = [Naming.ingest_dag_id(s.name) for s in project.config.sources]
+    if only not in {s.name for s in project.config.sources}:
+        only = None
+    dag_ids = [Naming.ingest_dag_id(s.name) for s in project.config.sources if only in (None, s.name)]
     try:
-        last_runs = _last_runs(dag_ids, user)
+        last_runs, history = _dag_runs(dag_ids, user)
     except Exception:  # the page still shows loads and tables without run states
         log.exception("could not read the DAG runs of the ingest DAGs")
-        last_runs = {}
-    try:
-        history = _run_history(dag_ids, user)
-    except Exception:
-        log.exception("could not read the run history of the ingest DAGs")
-        history = []
-    return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request), run_history=history)
-
-
-def _focus(overview: dict, only: str | None) -> str | None:
-    """``?only=transform`` shows the transform alone; ``?only=<source>`` that source alone, with its loads
-    (the Dango tab of a DAG page). The overview is narrowed in place; anything else shows everything."""
-    if only == "transform":
-        return "transform"
-    if only and any(s["name"] == only for s in overview["sources"]):
-        overview["sources"] = [s for s in overview["sources"] if s["name"] == only]
-        overview["recent_loads"] = [x for x in overview["recent_loads"] if x["source"] == only]
-        overview["recent_runs"] = [x for x in overview["recent_runs"] if x["source"] == only]
-        return "source"
-    return None
+        last_runs, history = {}, []
+    return collect_overview(project, last_runs=last_runs, airflow_root=_airflow_root(request), run_history=history,
+                            only=only)
 
 
 def _action_tokens(overview: dict, user) -> dict[str, dict[str, str]]:
@@ -160,8 +130,11 @@ def _action_tokens(overview: dict, user) -> dict[str, dict[str, str]]:
 def _act(request: Request, user, name: str, action: str, token: str) -> Response:
     import hmac
 
+    from airflow.utils.types import DagRunTriggeredByType
+
     from dango_provider.core.naming import Naming
     from dango_provider.exceptions import DangoError
+    from dango_provider.hooks.airflow_runs import trigger_runnable
     from dango_provider.hooks.drift_accept import accept_drift
     from dango_provider.plugins import actions
     from dango_provider.settings import load_configured_project as load_project
@@ -186,7 +159,9 @@ def _act(request: Request, user, name: str, action: str, token: str) -> Response
         if action == "accept-drift":
             result = accept_drift(project, source.name, who)
         else:
-            result = f"triggered {dag_id} run " + actions.trigger_run(dag_id, who, action == "full-refresh")
+            conf = {"requested_by": who, **({"full_refresh": True} if action == "full-refresh" else {})}
+            result = f"triggered {dag_id} run " + trigger_runnable(dag_id, conf, user=who,
+                                                                   triggered_by=DagRunTriggeredByType.UI)
     except Exception as exc:  # a DAG not parsed yet, a held lock: said to the user, nothing recorded
         raise StarletteHTTPException(409, detail=f"{action} of '{name}' failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     actions.audit(Naming.state_dir(project.root), {"user": who, "action": action, "source": source.name,
@@ -221,8 +196,10 @@ def create_app() -> FastAPI:
         from dango_provider.plugins.chart import rows_per_run_svg
         from dango_provider.settings import load_settings
 
-        overview = build_overview(request, user)
-        focus = _focus(overview, request.query_params.get("only"))
+        only = request.query_params.get("only")
+        # ?only=transform: the transform alone; ?only=<source>: that source with its loads (the Dango tab)
+        overview = build_overview(request, user, only=only)
+        focus = "transform" if only == "transform" else "source" if overview.get("only") else None
         chart = rows_per_run_svg({s["name"]: [(when(load["at"]), load["rows"]) for load in s["loads"]]
                                   for s in overview["sources"]})
         root = _app_root(request)

@@ -112,12 +112,16 @@ def _transform(scope: dict | None, runs: list[dict], airflow_root: str) -> dict 
             "dag_url": f"{airflow_root}/dags/{Naming.transform_dag_id}"}
 
 
+def source_of_dag(project) -> dict[str, str]:
+    return {Naming.ingest_dag_id(s.name): s.name for s in project.config.sources}
+
+
 def _run_rows(history: list[dict], serving: ServingData, project) -> list[dict]:
     """Ingest runs with their outcome: state, start, seconds, and the rows their load wrote (a run that
     loaded nothing new has none; a failed one has its source's failure line when it is the recorded one)."""
     rows_by_run = {load.get("run_id"): load["rows"] for loads in serving.loads.values() for load in loads
                    if load.get("run_id")}
-    source_of = {Naming.ingest_dag_id(s.name): s.name for s in project.config.sources}
+    source_of = source_of_dag(project)
     out = []
     for run in history:
         start, end = run.get("start_date"), run.get("end_date")
@@ -149,7 +153,7 @@ def hidden_schemas(source_names: list[str]) -> set[str]:
 
 def collect_overview(project, *, now: datetime | None = None, last_runs: dict[str, dict] | None = None,
                      airflow_root: str = "", serving: ServingData | None = None,
-                     run_history: list[dict] | None = None) -> dict[str, Any]:
+                     run_history: list[dict] | None = None, only: str | None = None) -> dict[str, Any]:
     """The overview of ``project`` (a loaded ``Project``).
 
     :param last_runs: dag_id -> {"run_id", "state", "start_date", "end_date"} of the newest run of
@@ -158,6 +162,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     :param serving: the serving copy already read (default: read it now)
     :param run_history: the newest ingest DAG runs the user may read, newest first, each
         {"dag_id", "run_id", "state", "start_date", "end_date"} (from Airflow's metadata database)
+    :param only: the name of one source: the overview of that source alone (its loads and runs)
     """
     from dango_provider.sources.pipeline import source_state_dir
 
@@ -167,6 +172,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     defaults = project.config.defaults
     sources = []
     for source in project.config.sources:
+        if only not in (None, source.name):
+            continue
         state_dir = source_state_dir(project, source)
         blocked_changes = drift_blocked(state_dir)
         loads = serving.loads.get(source.name, [])
@@ -215,6 +222,7 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
     return {
         "generated_at": now,
         "project": {"root": str(project.root), "sources_file": str(project.sources_file), "error": None},
+        "only": only if any(s["name"] == only for s in sources) else None,
         "transform": _transform(transform_scope(Naming.state_dir(project.root)),
                                 recent_runs(Naming.state_dir(project.root)), airflow_root),
         "serving_copy": {"path": str(serving.path), "exists": serving.exists, "published_at": serving.published_at,
@@ -222,7 +230,8 @@ def collect_overview(project, *, now: datetime | None = None, last_runs: dict[st
         "sources": sources,
         "recent_loads": sorted(({"source": s["name"], **load} for s in sources for load in s["loads"]),
                                key=lambda load: load["at"], reverse=True)[:RECENT_LOADS],
-        "recent_runs": _run_rows(run_history or [], serving, project),
+        "recent_runs": _run_rows([run for run in run_history or []
+                                  if only in (None, source_of_dag(project).get(run["dag_id"]))], serving, project),
         "schemas": [{"name": name, "tables": tables} for name, tables in schemas.items()],
     }
 

@@ -8,9 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project
+from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project, prepare_airflow_home
 from tests.browser.webdriver import CHROMEDRIVER, CHROMIUM, Browser
-from tests.conftest import BIN, airflow_env, run
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,25 +24,32 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def server(tmp_path_factory) -> ApiServer:
     project = make_served_project(tmp_path_factory.mktemp("browser") / "shop")
     generate_served_docs(project)
-    home = tmp_path_factory.mktemp("browser_airflow")
-    env = airflow_env(home, project)
-    run([str(BIN / "airflow"), "db", "migrate"], env)
-    run([str(BIN / "airflow"), "dags", "reserialize"], env)
+    home = prepare_airflow_home(tmp_path_factory.mktemp("browser_airflow"), project)
     with api_server(home, tmp_path_factory.mktemp("browser_server"), project, users={"analyst": "VIEWER", "editor": "ADMIN"}) as started:
         yield started
 
 
-@pytest.fixture(scope="module")
-def browser(server, tmp_path_factory) -> Browser:
-    """A browser logged in as ``analyst`` through Airflow's login page, sent there by ``/dango/``."""
-    chromium = Browser(tmp_path_factory.mktemp("chromium"))
+def logged_in(workdir: Path, server: ApiServer, user: str) -> Browser:
+    """A browser logged in as ``user`` through Airflow's login page, sent there by ``/dango/``."""
+    chromium = Browser(workdir)
     try:
         chromium.open(f"{server.url}/dango/")
-        chromium.type(chromium.find("input[name='username']"), "analyst")
-        chromium.type(chromium.find("input[name='password']"), server.passwords["analyst"])
+        chromium.type(chromium.find("input[name='username']"), user)
+        chromium.type(chromium.find("input[name='password']"), server.passwords[user])
         chromium.click(chromium.find("button[type='submit']"))
         # the login page sends the browser back to the page it came from
         chromium.wait(lambda: urlsplit(chromium.url).path == "/dango/", what="the overview after login")
+    except BaseException:
+        chromium.quit()
+        raise
+    return chromium
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory) -> Browser:
+    """A read-only user's browser."""
+    chromium = logged_in(tmp_path_factory.mktemp("chromium"), server, "analyst")
+    try:
         yield chromium
     finally:
         chromium.quit()
@@ -173,13 +179,8 @@ def test_an_editor_sees_the_actions_and_a_refusal_says_what_to_do(server, tmp_pa
     """Logged in as a user who may edit the DAGs: the buttons are there; pressing Re-run while the DAG is
     paused (nothing would run it) answers 409 with what to do, and no run is created."""
     (tmp_path / "editor").mkdir()
-    editor = Browser(tmp_path / "editor")
+    editor = logged_in(tmp_path / "editor", server, "editor")
     try:
-        editor.open(f"{server.url}/dango/")
-        editor.type(editor.find("input[name='username']"), "editor")
-        editor.type(editor.find("input[name='password']"), server.passwords["editor"])
-        editor.click(editor.find("button[type='submit']"))
-        editor.wait(lambda: urlsplit(editor.url).path == "/dango/", what="the overview after login")
         assert editor.find_all("tr[data-source='orders'] button.act-run")
         assert editor.find_all("button.act-accept-drift"), "customers is blocked: its changes can be accepted"
         editor.screenshot(tmp_path / "overview_editor.png")

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from dango_provider.core.governance_state import drift_blocked
-from tests.apiserver import ApiServer, api_server, make_served_project
-from tests.conftest import BIN, airflow_env, run
+from tests.apiserver import ApiServer, api_server, make_served_project, prepare_airflow_home
+from tests.conftest import BIN, run
 from tests.deployment import wait_for
 
 pytestmark = pytest.mark.slow
@@ -34,11 +34,7 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, project) -> Path:
-    home = tmp_path_factory.mktemp("plugin_actions_airflow")
-    env = airflow_env(home, project)
-    run([str(BIN / "airflow"), "db", "migrate"], env)
-    run([str(BIN / "airflow"), "dags", "reserialize"], env)
-    return home
+    return prepare_airflow_home(tmp_path_factory.mktemp("plugin_actions_airflow"), project)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from dango_provider.core.naming import Naming
-from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project
-from tests.conftest import BIN, airflow_env, run
+from tests.apiserver import ApiServer, api_server, generate_served_docs, make_served_project, prepare_airflow_home
+from tests.conftest import BIN, run
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +39,9 @@ def project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, project) -> ApiServer:
-    home = tmp_path_factory.mktemp("plugin_app_airflow")
-    env = airflow_env(home, project)
-    run([str(BIN / "airflow"), "db", "migrate"], env)
     # Airflow knows the project's DAGs and has one (queued) run of the orders ingest DAG
-    run([str(BIN / "airflow"), "dags", "reserialize"], env)
-    run([str(BIN / "airflow"), "dags", "trigger", "dango_ingest__orders"], env)
+    home = prepare_airflow_home(tmp_path_factory.mktemp("plugin_app_airflow"), project,
+                                trigger=("dango_ingest__orders",))
     with api_server(
         home, tmp_path_factory.mktemp("plugin_app_server"), project,
         users={"admin": "ADMIN", "viewer": "VIEWER"},
