@@ -1,0 +1,150 @@
+"""DuckLake warehouse access: the catalog in PostgreSQL (an Airflow connection), the data as Parquet files
+under a shared path, many writers on many machines.
+
+Every connection is an in-memory DuckDB that loads the packaged ``ducklake`` and ``postgres_scanner``
+extensions (``core.duckdb_extensions``; nothing is downloaded) and attaches the lake as ``LAKE_ALIAS``.
+DuckLake commits are transactions checked against the catalog, so writers need no file lock:
+``write_lock`` guards nothing, and a commit that conflicts with another writer's is retried a bounded
+number of times by ``retry_on_conflict``. See decision 0011.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from dango_provider.core.duckdb_config import OFFLINE
+from dango_provider.core.naming import quote_identifier, quote_literal
+from dango_provider.core.secret_text import scrub_url_credentials
+from dango_provider.exceptions import DangoError
+from dango_provider.hooks.warehouse import Warehouse
+from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+
+LAKE_ALIAS = "lake"
+EXTENSIONS = ("ducklake", "postgres_scanner")
+#: attempts of a transaction whose commit conflicts with a concurrent one
+COMMIT_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A DuckLake commit refused because a concurrent transaction committed a conflicting change first."""
+    import duckdb
+
+    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+
+
+class DuckLakeHook(Warehouse):
+    """Access to a DuckLake whose catalog is the PostgreSQL database of Airflow connection ``catalog_conn_id``.
+
+    :param catalog_conn_id: an Airflow connection to PostgreSQL (host, port, login, password, schema =
+        the database)
+    :param data_path: where the lake's Parquet files live (a path every worker reaches)
+    :param metadata_schema: the PostgreSQL schema of the catalog tables (one lake per schema)
+    """
+
+    engine = "duckdb"
+
+    def __init__(self, catalog_conn_id: str, data_path: str | Path, *, metadata_schema: str = LAKE_ALIAS,
+                 lock_timeout: float | None = None):
+        self.catalog_conn_id = catalog_conn_id
+        self.data_path = Path(data_path)
+        self.metadata_schema = metadata_schema
+        self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+
+    def catalog_url(self) -> str:
+        """``postgres://user:password@host:port/database`` of the catalog (its secrets masked in task logs)."""
+        from dango_provider.sources.credentials import connection
+
+        conn = connection(self.catalog_conn_id, source="warehouse")
+        if not conn.host or not conn.schema:
+            raise DangoError(f"warehouse: Airflow connection '{self.catalog_conn_id}' needs a host and a database "
+                             "(the connection's schema) for the DuckLake catalog")
+        userinfo = quote(conn.login or "", safe="") + (f":{quote(conn.password, safe='')}" if conn.password else "")
+        port = f":{conn.port}" if conn.port else ""
+        return f"postgres://{userinfo}{'@' if userinfo else ''}{conn.host}{port}/{quote(conn.schema, safe='')}"
+
+    def attach_statement(self, *, read_only: bool = False) -> str:
+        options = [f"DATA_PATH {quote_literal(str(self.data_path))}",
+                   f"METADATA_SCHEMA {quote_literal(self.metadata_schema)}"]
+        if read_only:
+            options.append("READ_ONLY")
+        return (f"ATTACH {quote_literal('ducklake:postgres:' + self.catalog_url())} AS {quote_identifier(LAKE_ALIAS)} "
+                f"({', '.join(options)})")
+
+    def write_lock(self, owner: str) -> AbstractContextManager[float]:
+        """Nothing to hold: DuckLake commits are transactions (see ``retry_on_conflict``)."""
+
+        @contextmanager
+        def unguarded() -> Iterator[float]:
+            yield 0.0
+
+        return unguarded()
+
+    def connect(self, *, read_only: bool = False) -> Any:
+        import duckdb
+
+        from dango_provider.core.duckdb_extensions import packaged_config
+
+        if not read_only:
+            self.data_path.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(config=packaged_config(*EXTENSIONS))
+        try:
+            for name in EXTENSIONS:
+                con.execute(f"LOAD {name}")
+            con.execute(self.attach_statement(read_only=read_only))
+            con.execute(f"USE {quote_identifier(LAKE_ALIAS)}")
+        except duckdb.Error as exc:
+            con.close()
+            # DuckDB's message quotes the catalog URL, password included
+            raise DangoError(f"cannot attach the DuckLake of Airflow connection '{self.catalog_conn_id}' "
+                             f"(data under {self.data_path}): {scrub_url_credentials(str(exc))}") from None
+        return con
+
+    def retry_on_conflict(self, work: Callable[[Any], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
+        """``work(connection)`` in one transaction, committed; run again on a fresh transaction while its
+        commit conflicts with a concurrent writer's, at most ``attempts`` times (then the conflict is raised)."""
+        con = self.connect()
+        try:
+            for attempt in range(1, attempts + 1):
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    result = work(con)
+                    con.execute("COMMIT")
+                    return result
+                except Exception as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except Exception:  # noqa: S110 - a failed commit has already ended the transaction
+                        pass
+                    if not is_conflict(exc) or attempt == attempts:
+                        raise
+                    time.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random()))
+            raise AssertionError("unreachable")
+        finally:
+            con.close()
+
+    def dlt_destination(self):
+        import dlt
+        import duckdb
+        from dlt.destinations.impl.ducklake.configuration import DuckLakeCredentials
+
+        from dango_provider.core.duckdb_extensions import extension_directory
+
+        credentials = DuckLakeCredentials(LAKE_ALIAS, metadata_schema=self.metadata_schema,
+                                          catalog=self.catalog_url(), storage=str(self.data_path))
+        # dlt runs LOAD for each extension before its global config: the files are named by path, so the
+        # load needs no extension directory (and never an INSTALL)
+        directory = extension_directory(*EXTENSIONS)
+        credentials.extensions = [quote_literal(str(next(directory.glob(f"v{duckdb.__version__}/*/{name}.duckdb_extension"))))
+                                  for name in EXTENSIONS]
+        credentials.global_config = dict(OFFLINE)
+        return dlt.destinations.ducklake(credentials=credentials)
+
+    def dbt_env(self) -> dict[str, str]:
+        raise DangoError("warehouse type ducklake: dbt runs against a DuckLake are not built yet")
