@@ -1,16 +1,20 @@
-"""The DuckLake warehouse on the test PostgreSQL server (catalog) and a local data path: packaged extensions
-only, concurrent writers, a conflicting commit retried, a real dlt load, no catalog password in errors."""
+"""What only the DuckLake warehouse does (catalog on the test PostgreSQL server, data under a local path):
+packaged extensions only, a conflicting commit retried a bounded number of times, dbt building from what
+dlt loaded, no catalog password in errors or dbt's output. test_warehouse_behaviour.py runs the rest on
+both warehouse types."""
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
-import threading
 from pathlib import Path
 
 import dlt
 import duckdb
 import pytest
 
+import dango_provider.sources.pipeline  # noqa: F401 - dlt's settings as every pipeline of ours has them
 from dango_provider.exceptions import DangoError
 from dango_provider.hooks.ducklake import DuckLakeHook, is_conflict
 from tests import pg
@@ -48,27 +52,6 @@ def test_extensions_come_from_the_installed_packages(lake):
     assert set(loaded) == {"ducklake", "postgres_scanner"}
     assert all("/duckdb_ext/extensions/v" + duckdb.__version__ + "/" in path for path in loaded.values()), loaded
     assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
-
-
-def test_two_writers_at_once_keep_every_row(lake):
-    lake.retry_on_conflict(lambda con: con.execute("create table events (writer varchar, n integer)"))
-    errors: list[BaseException] = []
-
-    def write(writer: str) -> None:
-        try:
-            for n in range(25):
-                lake.retry_on_conflict(lambda con, n=n: con.execute("insert into events values (?, ?)", [writer, n]))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(f"w{i}",)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert count(lake, "select count(*) from events") == 50
-    assert count(lake, "select count(*) from (select distinct writer, n from events)") == 50
 
 
 def test_a_conflicting_commit_is_retried_on_a_fresh_transaction(lake):
@@ -114,17 +97,6 @@ def test_a_commit_that_keeps_conflicting_fails_after_the_bounded_attempts(lake):
     assert len(attempts) == 3
 
 
-def test_dlt_loads_into_the_lake_and_readers_see_exact_rows(lake, tmp_path):
-    pipeline = dlt.pipeline("lake_test", destination=lake.dlt_destination(), dataset_name="raw_orders",
-                            pipelines_dir=str(tmp_path / "pipelines"))
-    rows = [{"order_id": i, "amount": i * 1.5} for i in range(1000)]
-    pipeline.run(rows, table_name="orders", write_disposition="merge", primary_key="order_id")
-    pipeline.run(rows[:10], table_name="orders", write_disposition="merge", primary_key="order_id")
-    assert count(lake, "select count(*) from raw_orders.orders") == 1000
-    assert count(lake, "select count(distinct order_id) from raw_orders.orders") == 1000
-    assert list(Path(lake.data_path).rglob("*.parquet")), "the data is Parquet under the data path"
-
-
 def test_an_unreachable_catalog_is_an_error_without_its_password(tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_LAKE_CATALOG", pg.url("nowhere", password=PASSWORD, port=pg.PORT + 1))
     with pytest.raises(DangoError) as raised:
@@ -132,3 +104,45 @@ def test_an_unreachable_catalog_is_an_error_without_its_password(tmp_path, monke
     message = str(raised.value)
     assert "Airflow connection 'lake_catalog'" in message
     assert PASSWORD not in message
+
+
+def test_dbt_builds_into_the_lake_from_what_dlt_loaded(lake, tmp_path):
+    """A dbt project whose profile is ``DBT_OUTPUT``: a table and a view over the rows dlt loaded, with a
+    test; the catalog URL (password included) never in dbt's output or log file."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from dango_provider.hooks.ducklake import DBT_OUTPUT
+    from dango_provider.offline import TELEMETRY_OFF
+    from dango_provider.scaffold.templates import SCHEMA_MACRO
+
+    pipeline = dlt.pipeline("lake_dbt", destination=lake.dlt_destination(), dataset_name="raw_shop",
+                            pipelines_dir=str(tmp_path / "pipelines"))
+    pipeline.run([{"order_id": i, "amount": float(i)} for i in range(100)], table_name="orders")
+    project = tmp_path / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: lake_shop\nversion: '1.0'\nprofile: lake\n")
+    (project / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "dev", "outputs": {"dev": DBT_OUTPUT}}}))
+    (project / "macros").mkdir()
+    (project / "macros" / "schema.sql").write_text(SCHEMA_MACRO)
+    (project / "models" / "big_orders.sql").write_text(
+        "{{ config(materialized='table', schema='marts') }}\n"
+        "select * from {{ source('raw_shop', 'orders') }} where amount >= 50\n")
+    (project / "models" / "big_order_ids.sql").write_text("select order_id from {{ ref('big_orders') }}\n")
+    (project / "models" / "schema.yml").write_text(
+        "version: 2\nsources:\n  - name: raw_shop\n    tables: [{name: orders}]\n"
+        "models:\n  - name: big_orders\n    columns:\n      - name: order_id\n"
+        "        data_tests: [unique, not_null]\n")
+    env = {**os.environ, **lake.dbt_env(), **lake.dbt_secret_env(), **TELEMETRY_OFF}
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run([str(dbt), "build", "--profiles-dir", str(project), "--project-dir", str(project)],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "PASS=4" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr + (project / "logs" / "dbt.log").read_text()
+    assert count(lake, "select count(*) from marts.big_orders") == 50
+    assert count(lake, "select count(*) from main.big_order_ids") == 50
+    assert list(Path(lake.data_path).rglob("*.parquet")), "the data is Parquet files under the data path"
+    assert PASSWORD not in json.dumps(lake.dbt_env())
