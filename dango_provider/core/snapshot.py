@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dango_provider.core.duckdb_config import OFFLINE
@@ -46,6 +47,15 @@ def readable_by(file_version: str | None, reader_version: str) -> bool:
     return file_key is not None and reader_key is not None and file_key <= reader_key
 
 
+def writable_storage_version(wanted: str) -> str:
+    """``wanted``, or the newest storage version the running DuckDB writes when that is older (DuckDB
+    refuses to ``ATTACH`` with a version it does not know)."""
+    import duckdb
+
+    own = f"v{'.'.join(duckdb.__version__.split('.')[:2])}.0"
+    return min(wanted, own, key=lambda version: storage_version_key(version) or (0,))
+
+
 def database_storage_version(con, database: str | None = None) -> str | None:
     """The storage version DuckDB reports for an attached database (its current one by default)."""
     row = con.execute(
@@ -66,6 +76,16 @@ def publish(warehouse: Path, target: Path, *, storage_version: str = SERVING_STO
 
     if not warehouse.exists():
         raise DangoError(f"warehouse '{warehouse}' does not exist: nothing to publish")
+    return publish_copy(lambda tmp: _write_copy(duckdb, warehouse, tmp, storage_version), target,
+                        storage_version=storage_version, source=str(warehouse))
+
+
+def publish_copy(write: Callable[[Path], str], target: Path, *, storage_version: str = SERVING_STORAGE_VERSION,
+                 source: str = "the warehouse") -> dict:
+    """Publish the DuckDB file ``write(tmp)`` writes (returning how it made it) as ``target``: its storage
+    version checked against ``storage_version``, then renamed into place atomically."""
+    import duckdb
+
     if storage_version_key(storage_version) is None:
         raise DangoError(f"'{storage_version}' is not a DuckDB storage version (expected e.g. 'v1.5.0')")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +94,7 @@ def publish(warehouse: Path, target: Path, *, storage_version: str = SERVING_STO
     workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     tmp = workdir / target.name
     try:
-        method = _write_copy(duckdb, warehouse, tmp, storage_version)
+        method = write(tmp)
         check = duckdb.connect(str(tmp), read_only=True, config=OFFLINE)
         try:
             (tables,) = check.execute(
@@ -85,7 +105,7 @@ def publish(warehouse: Path, target: Path, *, storage_version: str = SERVING_STO
             check.close()
         if not readable_by(copy_version, storage_version):
             raise DangoError(
-                f"the serving copy of '{warehouse}' has storage version {copy_version}, newer than "
+                f"the serving copy of '{source}' has storage version {copy_version}, newer than "
                 f"{storage_version} which its readers need; not publishing it"
             )
         tmp.replace(target)
@@ -106,7 +126,7 @@ def _write_copy(duckdb, warehouse: Path, tmp: Path, storage_version: str) -> str
             method = "rewrite"
             source = con.execute("SELECT current_database()").fetchone()[0]
             con.execute(f"ATTACH {quote_literal(str(tmp))} AS {_COPY_ALIAS} "
-                        f"(STORAGE_VERSION {quote_literal(storage_version)})")
+                        f"(STORAGE_VERSION {quote_literal(writable_storage_version(storage_version))})")
             try:
                 con.execute(f"COPY FROM DATABASE {quote_identifier(source)} TO {_COPY_ALIAS}")
             except duckdb.Error as exc:

@@ -1,4 +1,4 @@
-"""``dango-dbt``: dbt behind the warehouse file lock.
+"""``dango-dbt``: dbt behind the warehouse's write lock (the file lock of a DuckDB warehouse).
 
 Cosmos runs this instead of ``dbt`` (its ``dbt_executable_path``), so every dbt command that opens the
 warehouse holds the same lock as the dlt loads, also under ``airflow dags test`` where pools are
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
-from dango_provider.core.lock import warehouse_lock
-from dango_provider.core.naming import Naming
-from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+from dango_provider.hooks.warehouse import warehouse_from_dbt_env
 
 # commands that never open the warehouse
 _NO_WAREHOUSE = {"parse", "ls", "list", "deps", "clean", "debug", "--version", "--help"}
@@ -23,13 +20,13 @@ def main() -> None:
     import dango_provider.offline  # noqa: F401 - no usage telemetry from dbt
     from dbt.cli.main import cli
 
-    warehouse = os.environ.get("DANGO_WAREHOUSE_PATH")
+    warehouse = warehouse_from_dbt_env(os.environ)
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), "")
-    if not warehouse or command in _NO_WAREHOUSE:
+    if warehouse is None or command in _NO_WAREHOUSE:
         sys.exit(cli())
-    timeout = float(os.environ.get("DANGO_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
     owner = os.environ.get("DANGO_LOCK_OWNER") or f"dbt {command}"
-    with warehouse_lock(Naming.lock_path(Path(warehouse)), timeout=timeout, owner=owner):
+    with warehouse.write_lock(owner):
+        os.environ.update(warehouse.dbt_secret_env())
         code = _run(cli)
     sys.exit(code)
 

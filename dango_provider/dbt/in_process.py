@@ -1,5 +1,5 @@
 """dbt inside the Airflow task's process (Cosmos ``InvocationMode.DBT_RUNNER``), with the guarantees of the
-``dango-dbt`` subprocess: the warehouse file lock is held for the whole invocation, and nothing of the
+``dango-dbt`` subprocess: the warehouse's write lock is held for the whole invocation, and nothing of the
 warehouse stays open afterwards.
 
 In-process dbt saves a Python start and a project load per task (seconds each). dbt-duckdb keeps its DuckDB
@@ -14,12 +14,9 @@ import functools
 import gc
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from dango_provider.core.lock import warehouse_lock
-from dango_provider.core.naming import Naming
-from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+from dango_provider.hooks.warehouse import warehouse_from_dbt_env
 
 _WRAPPED = "_dango_locked"
 
@@ -38,22 +35,22 @@ def release_duckdb() -> None:
 
 
 def locked(run_dbt_runner: Callable[..., Any]) -> Callable[..., Any]:
-    """``run_dbt_runner(command, env, cwd, **kwargs)`` under the warehouse lock named by the task's environment
-    (``DANGO_WAREHOUSE_PATH``), releasing dbt-duckdb's connection before the lock."""
+    """``run_dbt_runner(command, env, cwd, **kwargs)`` under the write lock of the warehouse the task's
+    environment names (``Warehouse.dbt_env``), with the warehouse's secret variables added for the run only,
+    releasing dbt-duckdb's connection before the lock."""
     if getattr(run_dbt_runner, _WRAPPED, False):
         return run_dbt_runner
 
     @functools.wraps(run_dbt_runner)
     def run(command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
-        warehouse = env.get("DANGO_WAREHOUSE_PATH") or os.environ.get("DANGO_WAREHOUSE_PATH")
-        if not warehouse:
+        warehouse = warehouse_from_dbt_env({**os.environ, **env})
+        if warehouse is None:
             return run_dbt_runner(command, env, cwd, **kwargs)
         verb = next((part for part in command[1:] if not part.startswith("-")), "dbt")
-        timeout = float(env.get("DANGO_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
         owner = env.get("DANGO_LOCK_OWNER") or f"dbt {verb} (in process {os.getpid()})"
-        with warehouse_lock(Naming.lock_path(Path(warehouse)), timeout=timeout, owner=owner):
+        with warehouse.write_lock(owner):
             try:
-                return run_dbt_runner(command, env, cwd, **kwargs)
+                return run_dbt_runner(command, {**env, **warehouse.dbt_secret_env()}, cwd, **kwargs)
             finally:
                 release_duckdb()
 

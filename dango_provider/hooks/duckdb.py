@@ -62,3 +62,9 @@ class DuckDBHook(Warehouse):
 
     def dbt_env(self) -> dict[str, str]:
         return {"DANGO_WAREHOUSE_PATH": str(self.path)}
+
+    def publish(self, target) -> dict:
+        """The warehouse file, checkpointed, copied (or rewritten for older readers) to ``target``."""
+        from dango_provider.core.snapshot import publish
+
+        return publish(self.path, Path(target))

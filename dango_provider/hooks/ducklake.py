@@ -26,6 +26,7 @@ from dango_provider.hooks.warehouse import Warehouse
 from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
 
 LAKE_ALIAS = "lake"
+SERVING_ALIAS = "dango_serving_copy"
 EXTENSIONS = ("ducklake", "postgres_scanner")
 #: attempts of a transaction whose commit conflicts with a concurrent one
 COMMIT_ATTEMPTS = 5
@@ -128,6 +129,27 @@ class DuckLakeHook(Warehouse):
             raise AssertionError("unreachable")
         finally:
             con.close()
+
+    def publish(self, target) -> dict:
+        """The lake as one DuckDB file for readers: ``COPY FROM DATABASE`` of one snapshot (one statement, one
+        transaction) into a new file in the serving storage version, then ``core.snapshot.publish_copy``."""
+        from dango_provider.core.snapshot import publish_copy, writable_storage_version
+        from dango_provider.metabase.versions import SERVING_STORAGE_VERSION
+
+        storage_version = writable_storage_version(SERVING_STORAGE_VERSION)
+
+        def write(tmp: Path) -> str:
+            con = self.connect(read_only=True)
+            try:
+                con.execute(f"ATTACH {quote_literal(str(tmp))} AS {quote_identifier(SERVING_ALIAS)} "
+                            f"(STORAGE_VERSION {quote_literal(storage_version)})")
+                con.execute(f"COPY FROM DATABASE {quote_identifier(LAKE_ALIAS)} TO {quote_identifier(SERVING_ALIAS)}")
+                con.execute(f"DETACH {quote_identifier(SERVING_ALIAS)}")
+            finally:
+                con.close()
+            return "lake copy"
+
+        return publish_copy(write, Path(target), source=f"the DuckLake of connection '{self.catalog_conn_id}'")
 
     def dlt_destination(self):
         import dlt

@@ -7,6 +7,7 @@ later without touching the DAG builder or the operators.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -29,7 +30,34 @@ class Warehouse(ABC):
 
     @abstractmethod
     def dbt_env(self) -> dict[str, str]:
-        """Environment variables the dbt profile reads to reach this warehouse."""
+        """Environment variables the dbt profile reads to reach this warehouse (never a secret: they may be
+        shown as task parameters)."""
+
+    def dbt_secret_env(self) -> dict[str, str]:
+        """Secret variables the dbt profile reads, set in dbt's process only while it runs."""
+        return {}
+
+    @abstractmethod
+    def publish(self, target: Any) -> dict:
+        """Write a consistent copy of the warehouse to the DuckDB file ``target`` for readers, atomically;
+        what was published (path, tables, bytes, storage_version, method). The caller holds ``write_lock``."""
+
+
+def warehouse_from_dbt_env(env: Mapping[str, str]) -> Warehouse | None:
+    """The warehouse a dbt run's environment (``Warehouse.dbt_env``) points at; None when it names none."""
+    from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
+
+    timeout = float(env.get("DANGO_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
+    if env.get("DANGO_WAREHOUSE_PATH"):
+        from dango_provider.hooks.duckdb import DuckDBHook
+
+        return DuckDBHook(env["DANGO_WAREHOUSE_PATH"], lock_timeout=timeout)
+    if env.get("DANGO_LAKE_CATALOG_CONN_ID"):
+        from dango_provider.hooks.ducklake import DuckLakeHook
+
+        return DuckLakeHook(env["DANGO_LAKE_CATALOG_CONN_ID"], env["DANGO_LAKE_DATA_PATH"],
+                            metadata_schema=env.get("DANGO_LAKE_METADATA_SCHEMA") or "lake", lock_timeout=timeout)
+    return None
 
 
 def warehouse_for(project: Any, *, lock_timeout: float | None = None) -> Warehouse:

@@ -21,11 +21,10 @@ class PublishSnapshotOperator(ProjectOperator):
     ui_color = "#d5f5e3"
 
     def execute(self, context: Context) -> dict:
-        from dango_provider.core.snapshot import publish, serving_path
+        from dango_provider.core.snapshot import serving_path
 
-        project = self.project
         with self.warehouse.write_lock(self.lock_owner(context)):
-            result = publish(project.warehouse_path, serving_path(project.warehouse_path))
+            result = self.warehouse.publish(serving_path(self.project.warehouse_path))
         self.log.info("published %s (%s tables, %s bytes, storage %s by %s)", result["path"], result["tables"],
                       result["bytes"], result.get("storage_version"), result.get("method"))
         return result

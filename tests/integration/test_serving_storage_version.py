@@ -8,13 +8,13 @@ warehouse.
 
 - The pinned driver (``DRIVER_DUCKDB_VERSION``) reads the serving copy of a warehouse in the default
   storage version and of one written in the newest storage version our DuckDB writes.
-- The older driver line 1.4.4.0 (DuckDB 1.4.4, listed by the driver for Metabase v0.59) cannot open a
-  plain copy of a warehouse in storage version v1.5.0 (checked here: this is what the test would see
-  without the rewrite in ``publish()``), and reads the copy ``publish()`` writes for it.
+- An older reader, DuckDB 1.3.2, cannot open a plain copy of a warehouse in storage version v1.4.0
+  (checked here: this is what the test would see without the rewrite in ``publish()``), and reads the
+  copy ``publish()`` writes for it.
 
-DuckDB 1.5.x (ours) writes no storage version newer than v1.5.0, which DuckDB 1.5.5 reads; so for the
-pinned pair ``publish()`` takes its plain-copy path, and the rewrite path is the guard for a warehouse
-written by a newer DuckDB or for an older reader, exercised by the 1.4.4 case.
+Our DuckDB (1.4.4, decision 0011) writes no storage version newer than v1.4.0, which DuckDB 1.5.5
+reads; so for the pinned pair ``publish()`` takes its plain-copy path, and the rewrite path is the
+guard for an older reader, exercised by the 1.3.2 case.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dango_provider.metabase.versions import DRIVER_DUCKDB_VERSION, SERVING_STOR
 pytestmark = pytest.mark.slow
 
 CACHE = Path.home() / ".cache" / "dango-test"
-OLDER_DRIVER_DUCKDB = "1.4.4"  # metabase_duckdb_driver 1.4.4.0
+OLDER_READER_DUCKDB = "1.3.2"  # older than our DuckDB: reads storage versions up to v1.3.0
 
 # Reads every table and view: {"duckdb": version, "storage_version": ..., "tables": {name: {"rows": n, "values": [...]}}}.
 # Timestamps with time zone are compared as epoch microseconds and decimals as text, so both DuckDB
@@ -148,25 +148,25 @@ def test_the_pinned_metabase_driver_duckdb_reads_the_serving_copy(tmp_path, stor
     assert first[3] == 1704067200000000 + 3600 * 1_000_000  # 2024-01-01 01:00:00 UTC
 
 
-def test_an_older_driver_duckdb_reads_the_copy_publish_rewrites_for_it(tmp_path):
+def test_an_older_duckdb_reads_the_copy_publish_rewrites_for_it(tmp_path):
     warehouse = tmp_path / "data" / "warehouse.duckdb"
-    make_warehouse(warehouse, "v1.5.0")
+    make_warehouse(warehouse, "v1.4.0")
     expected = expected_contents(warehouse)
-    older = duckdb_python(OLDER_DRIVER_DUCKDB)
+    older = duckdb_python(OLDER_READER_DUCKDB)
 
-    # without the rewrite: a plain copy of this warehouse does not open in DuckDB 1.4.4
+    # without the rewrite: a plain copy of this warehouse does not open in DuckDB 1.3.2
     plain = tmp_path / "plain" / "warehouse.duckdb"
     plain.parent.mkdir()
     shutil.copyfile(warehouse, plain)
     refused = read_with(older, plain)
     assert refused.returncode != 0 and "version" in refused.stderr.lower(), refused.stderr
 
-    result = publish(warehouse, serving_path(warehouse), storage_version=storage_version_for(OLDER_DRIVER_DUCKDB))
-    assert result["method"] == "rewrite" and result["storage_version"] == "v1.4.0+"
+    result = publish(warehouse, serving_path(warehouse), storage_version=storage_version_for(OLDER_READER_DUCKDB))
+    assert result["method"] == "rewrite" and result["storage_version"] == "v1.3.0+"
 
     proc = read_with(older, serving_path(warehouse))
-    assert proc.returncode == 0, f"DuckDB {OLDER_DRIVER_DUCKDB} cannot read the serving copy:\n{proc.stderr}"
+    assert proc.returncode == 0, f"DuckDB {OLDER_READER_DUCKDB} cannot read the serving copy:\n{proc.stderr}"
     served = json.loads(proc.stdout)
-    assert served["duckdb"] == OLDER_DRIVER_DUCKDB
+    assert served["duckdb"] == OLDER_READER_DUCKDB
     assert served["tables"] == expected
     assert sorted(p.name for p in serving_path(warehouse).parent.iterdir()) == ["warehouse.duckdb"]

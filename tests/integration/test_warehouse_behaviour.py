@@ -100,3 +100,26 @@ def test_dbt_env_names_no_secret(warehouse):
     env = warehouse.dbt_env()
     assert env and all(isinstance(value, str) for value in env.values())
     assert not any("password" in value.lower() or "postgres://" in value for value in env.values())
+
+
+def test_publish_writes_a_consistent_copy_readers_open_alone(warehouse, tmp_path):
+    import duckdb
+
+    from dango_provider.metabase.versions import SERVING_STORAGE_VERSION
+
+    write(warehouse, "create schema marts")
+    write(warehouse, "create table marts.sales as select range as id, range * 2.5 as amount from range(100)")
+    write(warehouse, "create view marts.big_sales as select * from marts.sales where amount > 100")
+    target = tmp_path / "serving" / "warehouse.duckdb"
+    with warehouse.write_lock("publish"):
+        result = warehouse.publish(target)
+    assert result["path"] == str(target) and result["tables"] >= 2
+    write(warehouse, "insert into marts.sales values (1000, 1.0)")  # after the publish: not in the copy
+    copy = duckdb.connect(str(target), read_only=True)
+    try:
+        assert copy.execute("select count(*) from marts.sales").fetchone()[0] == 100
+        assert copy.execute("select count(*) from marts.big_sales").fetchone()[0] == 59
+    finally:
+        copy.close()
+    assert result["storage_version"] and result["storage_version"] <= SERVING_STORAGE_VERSION + "+"
+    assert not [p for p in target.parent.iterdir() if p != target], "no temp file left beside the copy"
