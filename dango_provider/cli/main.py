@@ -35,7 +35,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"note: source '{source.name}': {note}")
     from dango_provider.core.dbt_profile import profile_changes
 
-    for change in profile_changes(project.dbt_dir):
+    for change in profile_changes(project.dbt_dir, lake=project.config.warehouse.type == "ducklake"):
         print(f"note: dbt {change}; the runs use a derived copy of profiles.yml")
     for line in directory_report(project):
         print(line)

@@ -128,6 +128,12 @@ class Project:
         return self.path(self.config.warehouse.path).resolve()
 
     @property
+    def lake_data_path(self) -> Path | None:
+        """Where a DuckLake warehouse keeps its Parquet files (None for a DuckDB file)."""
+        data_path = self.config.warehouse.data_path
+        return self.path(data_path).resolve() if data_path else None
+
+    @property
     def dbt_dir(self) -> Path:
         return self.path(self.config.dbt.project_dir).resolve()
 
@@ -425,6 +431,8 @@ def _path_problems(config: SourcesFile, root: Path, roots: tuple[Path, ...]) -> 
         (["warehouse", "path"], "warehouse.path", config.warehouse.path),
         (["dbt", "project_dir"], "dbt.project_dir", config.dbt.project_dir),
     ]
+    if config.warehouse.data_path is not None:
+        checks.append((["warehouse", "data_path"], "warehouse.data_path", config.warehouse.data_path))
     patterns: list[tuple[list, str]] = []
     for index, source in enumerate(config.sources):
         options = source.options

@@ -323,14 +323,52 @@ _BLOCK_EXAMPLES = {
 }
 
 
-class Warehouse(StrictModel):
-    type: Literal["duckdb"] = "duckdb"
-    path: str = "data/warehouse.duckdb"
+_LAKE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]+")
 
-    @field_validator("path")
+
+class Warehouse(StrictModel):
+    """``duckdb``: one DuckDB file (``path``). ``ducklake``: a DuckLake whose catalog is the PostgreSQL
+    database of Airflow connection ``catalog`` and whose Parquet files live under ``data_path``, a path
+    every worker reaches (decision 0011); ``path`` then only places the serving copy beside it."""
+
+    type: Literal["duckdb", "ducklake"] = "duckdb"
+    path: str = "data/warehouse.duckdb"
+    catalog: str | None = None
+    data_path: str | None = None
+    metadata_schema: str = "lake"
+
+    @field_validator("path", "data_path")
     @classmethod
-    def _path(cls, value: str) -> str:
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and "'" in value:
+            raise ValueError("a warehouse path may not contain a single quote (')")
         return expand_path(value) or value
+
+    @field_validator("catalog")
+    @classmethod
+    def _catalog(cls, value: str | None) -> str | None:
+        if value is not None and not _CONN_ID.fullmatch(value):
+            raise ValueError(f"'{value}' is not an Airflow connection id (letters, digits, _ . -)")
+        return value
+
+    @field_validator("metadata_schema")
+    @classmethod
+    def _metadata_schema(cls, value: str) -> str:
+        if not _LAKE_NAME.fullmatch(value):
+            raise ValueError(f"'{value}' is not a PostgreSQL schema name (letters, digits, _)")
+        return value
+
+    @model_validator(mode="after")
+    def _type_fields(self) -> Warehouse:
+        if self.type == "ducklake":
+            missing = [name for name in ("catalog", "data_path") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"warehouse type ducklake needs {' and '.join(missing)} (catalog: the Airflow "
+                                 "connection to its PostgreSQL catalog; data_path: where its Parquet files live)")
+        elif self.catalog is not None or self.data_path is not None:
+            raise ValueError("catalog and data_path belong to warehouse type ducklake")
+        return self
 
 
 class DbtBlock(StrictModel):

@@ -25,7 +25,7 @@ def run_dbt(args: list[str], dbt_dir: Path, env: dict[str, str], *, timeout: flo
     """Run ``dbt <args>`` in ``dbt_dir``; return its output or raise DbtRunError with the failing lines."""
     from dango_provider.core.dbt_profile import profiles_dir
 
-    command = [dbt_executable(), *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(profiles_dir(dbt_dir))]
+    command = [dbt_executable(), *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(profiles_dir(dbt_dir, env))]
     full_env = {**os.environ, **TELEMETRY_OFF, **env}
     proc = subprocess.run(command, cwd=dbt_dir, env=full_env, capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr

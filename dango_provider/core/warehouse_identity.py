@@ -39,17 +39,20 @@ def read_record(state_dir: Path) -> dict | None:
         return None
 
 
-def write_record(state_dir: Path, identity: str, warehouse: Path) -> None:
+def write_record(state_dir: Path, identity: str, warehouse: Path | None) -> None:
+    """Record the warehouse's id and, for a warehouse that is one file (``warehouse``), its inode."""
     state_dir.mkdir(parents=True, exist_ok=True)
     tmp = state_dir / (RECORD + ".tmp")
-    tmp.write_text(json.dumps({"id": identity, "inode": warehouse.stat().st_ino, "path": str(warehouse)}))
+    tmp.write_text(json.dumps({"id": identity, "inode": warehouse.stat().st_ino if warehouse else None,
+                               "path": str(warehouse) if warehouse else None}))
     os.replace(tmp, state_dir / RECORD)
 
 
-def replaced_since_last_load(state_dir: Path, warehouse: Path) -> str | None:
-    """Why the warehouse file is not the one the source last loaded into (None: it looks the same)."""
+def replaced_since_last_load(state_dir: Path, warehouse: Path | None) -> str | None:
+    """Why the warehouse file is not the one the source last loaded into (None: it looks the same, or the
+    warehouse is not one file: its id is compared at the load)."""
     record = read_record(state_dir)
-    if record is None:
+    if record is None or warehouse is None or record.get("inode") is None:
         return None
     if not warehouse.exists():
         return f"the warehouse '{warehouse}' no longer exists (the source had loaded into it)"
@@ -63,5 +66,6 @@ def mismatch(state_dir: Path, identity: str) -> str | None:
     record = read_record(state_dir)
     if record is None or record.get("id") == identity:
         return None
-    return (f"the warehouse '{record.get('path')}' is not the one the source last loaded into (its id is "
+    where = f"the warehouse '{record['path']}'" if record.get("path") else "the warehouse"
+    return (f"{where} is not the one the source last loaded into (its id is "
             f"{identity}, the source loaded into {record.get('id')}): it was rebuilt or restored")

@@ -30,7 +30,7 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str,
     from dango_provider.core.dbt_profile import profiles_dir
 
     profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
-                            profiles_yml_filepath=profiles_dir(dbt_dir) / "profiles.yml")
+                            profiles_yml_filepath=profiles_dir(dbt_dir, env) / "profiles.yml")
     operator_args = {
         "pre_execute": prepare_dbt_task,
         "pool": pool,

@@ -27,7 +27,7 @@ class DuckDBHook(Warehouse):
     engine = "duckdb"
 
     def __init__(self, path: str | Path, *, lock_timeout: float | None = None):
-        self.path = Path(path)
+        self.path = self.file = Path(path)
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
 
     @property

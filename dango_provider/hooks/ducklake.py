@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from dango_provider.core.dbt_profile import CATALOG_ENV, LAKE_ALIAS, LAKE_ENV
 from dango_provider.core.duckdb_config import OFFLINE
 from dango_provider.core.naming import quote_identifier, quote_literal
 from dango_provider.core.secret_text import scrub_url_credentials
@@ -25,7 +26,6 @@ from dango_provider.exceptions import DangoError
 from dango_provider.hooks.warehouse import Warehouse
 from dango_provider.settings import DEFAULT_LOCK_TIMEOUT
 
-LAKE_ALIAS = "lake"
 SERVING_ALIAS = "dango_serving_copy"
 EXTENSIONS = ("ducklake", "postgres_scanner")
 #: attempts of a transaction whose commit conflicts with a concurrent one
@@ -169,40 +169,14 @@ class DuckLakeHook(Warehouse):
         return dlt.destinations.ducklake(credentials=credentials)
 
     def dbt_env(self) -> dict[str, str]:
-        """What ``DBT_OUTPUT`` reads, secrets left out (this may be shown: task parameters, rendered templates);
+        """What ``core.dbt_profile.LAKE_OUTPUT`` reads, secrets left out (this may be shown: task parameters, rendered templates);
         the catalog URL is ``dbt_secret_env``, set in the process only when dbt runs."""
         from dango_provider.core.duckdb_extensions import extension_directory
 
         return {"DANGO_LAKE_DATA_PATH": str(self.data_path), "DANGO_LAKE_METADATA_SCHEMA": self.metadata_schema,
                 "DANGO_DUCKDB_EXTENSION_DIRECTORY": str(extension_directory(*EXTENSIONS)),
-                "DANGO_LAKE_CATALOG_CONN_ID": self.catalog_conn_id}
+                LAKE_ENV: self.catalog_conn_id}
 
     def dbt_secret_env(self) -> dict[str, str]:
-        """The catalog URL for ``DBT_OUTPUT``: a ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its logs."""
+        """The catalog URL for ``LAKE_OUTPUT``: a ``DBT_ENV_SECRET_`` variable, which dbt scrubs from its logs."""
         return {CATALOG_ENV: "ducklake:postgres:" + self.catalog_url()}
-
-
-#: the variable ``DBT_OUTPUT`` reads the catalog from (dbt replaces the value of DBT_ENV_SECRET_* by *****)
-CATALOG_ENV = "DBT_ENV_SECRET_DANGO_LAKE_CATALOG"
-
-#: a dbt-duckdb output for the lake (a ``profiles.yml`` target). Extensions are loaded from the packaged
-#: directory at connect time (``config_options``; ``settings`` would apply after the attach, and dbt-duckdb
-#: would try to download ``ducklake``); the lake is the default database of every model.
-DBT_OUTPUT: dict[str, Any] = {
-    "type": "duckdb",
-    "path": ":memory:",
-    "database": LAKE_ALIAS,
-    "threads": 1,
-    "extensions": [],
-    "config_options": {
-        "extension_directory": "{{ env_var('DANGO_DUCKDB_EXTENSION_DIRECTORY') }}",
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": True,
-    },
-    "attach": [{
-        "path": "{{ env_var('" + CATALOG_ENV + "') }}",
-        "alias": LAKE_ALIAS,
-        "options": {"data_path": "{{ env_var('DANGO_LAKE_DATA_PATH') }}",
-                    "metadata_schema": "{{ env_var('DANGO_LAKE_METADATA_SCHEMA') }}"},
-    }],
-}

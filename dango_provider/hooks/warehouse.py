@@ -9,12 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 
 class Warehouse(ABC):
     #: dbt adapter and dlt destination names of this warehouse
     engine: str
+    #: the one file the warehouse is, when it is one (its replacement can be noticed without opening it)
+    file: Path | None = None
 
     @abstractmethod
     def write_lock(self, owner: str) -> AbstractContextManager[float]:
@@ -37,6 +40,10 @@ class Warehouse(ABC):
         """Secret variables the dbt profile reads, set in dbt's process only while it runs."""
         return {}
 
+    def dbt_process_env(self) -> dict[str, str]:
+        """Everything the dbt profile reads, for a dbt process this task starts (never shown)."""
+        return {**self.dbt_env(), **self.dbt_secret_env()}
+
     @abstractmethod
     def publish(self, target: Any) -> dict:
         """Write a consistent copy of the warehouse to the DuckDB file ``target`` for readers, atomically;
@@ -52,7 +59,7 @@ def warehouse_from_dbt_env(env: Mapping[str, str]) -> Warehouse | None:
         from dango_provider.hooks.duckdb import DuckDBHook
 
         return DuckDBHook(env["DANGO_WAREHOUSE_PATH"], lock_timeout=timeout)
-    if env.get("DANGO_LAKE_CATALOG_CONN_ID"):
+    if env.get("DANGO_LAKE_CATALOG_CONN_ID"):  # core.dbt_profile.LAKE_ENV
         from dango_provider.hooks.ducklake import DuckLakeHook
 
         return DuckLakeHook(env["DANGO_LAKE_CATALOG_CONN_ID"], env["DANGO_LAKE_DATA_PATH"],
@@ -65,6 +72,9 @@ def warehouse_for(project: Any, *, lock_timeout: float | None = None) -> Warehou
     from dango_provider.hooks.duckdb import DuckDBHook
 
     block = project.config.warehouse
-    if block.type == "duckdb":
-        return DuckDBHook(project.warehouse_path, lock_timeout=lock_timeout)
-    raise NotImplementedError(f"warehouse type '{block.type}'")
+    if block.type == "ducklake":
+        from dango_provider.hooks.ducklake import DuckLakeHook
+
+        return DuckLakeHook(block.catalog, project.lake_data_path, metadata_schema=block.metadata_schema,
+                            lock_timeout=lock_timeout)
+    return DuckDBHook(project.warehouse_path, lock_timeout=lock_timeout)

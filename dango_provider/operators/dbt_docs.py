@@ -38,7 +38,7 @@ class DbtDocsOperator(ProjectOperator):
             if key == published_key(docs_dir):
                 raise AirflowSkipException("dbt docs are current: neither the dbt project nor the warehouse's "
                                            f"tables and columns changed since they were published ({docs_dir})")
-            result = generate_docs(project.dbt_dir, self.warehouse.dbt_env(), docs_dir,
+            result = generate_docs(project.dbt_dir, self.warehouse.dbt_process_env(), docs_dir,
                                    target=project.config.dbt.target, key=key)
         self.log.info("dbt docs published to %s", result["path"])
         return result

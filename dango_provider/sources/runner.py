@@ -100,7 +100,7 @@ def extract_source(project: Project, source: Source, warehouse, *, full_refresh:
         existing = {p.name for p in normalized_packages(working_dir)}
         state_before = read_state(working_dir)
         full_refresh = full_refresh or bool(interval and interval.full_refresh)
-        replaced = None if full_refresh else replaced_since_last_load(state_dir, warehouse.path)
+        replaced = None if full_refresh else replaced_since_last_load(state_dir, warehouse.file)
         if replaced and not source.is_file_source:
             raise IngestError(
                 f"source '{source.name}': {replaced}; its stored cursor would skip the rows loaded before, so nothing "
@@ -369,7 +369,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
         finally:
             connection.close()
         stash.commit(working_dir, fingerprints(project, source).committed_path)
-        write_record(state_dir, identity, warehouse.path)
+        write_record(state_dir, identity, warehouse.file)
     for table, rows in row_counts.items():
         log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
     return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,

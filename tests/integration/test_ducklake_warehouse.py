@@ -107,14 +107,14 @@ def test_an_unreachable_catalog_is_an_error_without_its_password(tmp_path, monke
 
 
 def test_dbt_builds_into_the_lake_from_what_dlt_loaded(lake, tmp_path):
-    """A dbt project whose profile is ``DBT_OUTPUT``: a table and a view over the rows dlt loaded, with a
+    """A dbt project whose profile is ``LAKE_OUTPUT``: a table and a view over the rows dlt loaded, with a
     test; the catalog URL (password included) never in dbt's output or log file."""
     import subprocess
     import sys
 
     import yaml
 
-    from dango_provider.hooks.ducklake import DBT_OUTPUT
+    from dango_provider.core.dbt_profile import LAKE_OUTPUT
     from dango_provider.offline import TELEMETRY_OFF
     from dango_provider.scaffold.templates import SCHEMA_MACRO
 
@@ -124,7 +124,7 @@ def test_dbt_builds_into_the_lake_from_what_dlt_loaded(lake, tmp_path):
     project = tmp_path / "dbt"
     (project / "models").mkdir(parents=True)
     (project / "dbt_project.yml").write_text("name: lake_shop\nversion: '1.0'\nprofile: lake\n")
-    (project / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "dev", "outputs": {"dev": DBT_OUTPUT}}}))
+    (project / "profiles.yml").write_text(yaml.safe_dump({"lake": {"target": "dev", "outputs": {"dev": LAKE_OUTPUT}}}))
     (project / "macros").mkdir()
     (project / "macros" / "schema.sql").write_text(SCHEMA_MACRO)
     (project / "models" / "big_orders.sql").write_text(
