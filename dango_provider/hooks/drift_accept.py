@@ -21,12 +21,8 @@ def accept_drift(project, source_name: str, who: str) -> str:
         return f"source '{source.name}' has no schema change waiting for acceptance"
     warehouse = warehouse_for(project, lock_timeout=load_settings().lock_timeout)
     with warehouse.write_lock(f"dango drift accept {source.name} by {who}"):
-        con = warehouse.connect()
-        try:
-            events = accept(con, source.name, pending_schema(state_dir), who,
-                            journal=Naming.governance_journal(project.root))
-        finally:
-            con.close()
+        events = warehouse.transaction(lambda con: accept(con, source.name, pending_schema(state_dir), who,
+                                                         journal=Naming.governance_journal(project.root)))
     release_drift(state_dir)
     return (f"accepted {events} schema change event(s) of source '{source.name}' as {who}: "
             f"{describe_changes(changes)}; dango_transform is released")

@@ -5,7 +5,7 @@ Every connection is an in-memory DuckDB that loads the packaged ``ducklake`` and
 extensions (``core.duckdb_extensions``; nothing is downloaded) and attaches the lake as ``LAKE_ALIAS``.
 DuckLake commits are transactions checked against the catalog, so writers need no file lock:
 ``write_lock`` guards nothing, and a commit that conflicts with another writer's is retried a bounded
-number of times by ``retry_on_conflict``. See decision 0011.
+number of times by ``transaction``. See decision 0011.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class DuckLakeHook(Warehouse):
                 f"({', '.join(options)})")
 
     def write_lock(self, owner: str) -> AbstractContextManager[float]:
-        """Nothing to hold: DuckLake commits are transactions (see ``retry_on_conflict``)."""
+        """Nothing to hold: DuckLake commits are transactions (see ``transaction``)."""
 
         @contextmanager
         def unguarded() -> Iterator[float]:
@@ -107,7 +107,7 @@ class DuckLakeHook(Warehouse):
                              f"(data under {self.data_path}): {scrub_url_credentials(str(exc))}") from None
         return con
 
-    def retry_on_conflict(self, work: Callable[[Any], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
+    def transaction(self, work: Callable[[Any], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
         """``work(connection)`` in one transaction, committed; run again on a fresh transaction while its
         commit conflicts with a concurrent writer's, at most ``attempts`` times (then the conflict is raised)."""
         con = self.connect()

@@ -7,10 +7,12 @@ later without touching the DAG builder or the operators.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class Warehouse(ABC):
@@ -26,6 +28,22 @@ class Warehouse(ABC):
     @abstractmethod
     def connect(self, *, read_only: bool = False) -> Any:
         """A DB-API connection. Writers must hold ``write_lock`` first."""
+
+    def transaction(self, work: Callable[[Any], T]) -> T:
+        """``work(connection)`` in one transaction, committed (rolled back when it raises). Writers hold
+        ``write_lock`` around it; a warehouse whose commits can conflict retries them (DuckLake)."""
+        con = self.connect()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = work(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            return result
+        finally:
+            con.close()
 
     @abstractmethod
     def dlt_destination(self) -> Any:

@@ -90,15 +90,14 @@ class PIIScanOperator(SourceOperator):
             for column in columns:
                 state["scanned"][f"{table}.{column}"] = next(
                     (f["entity"] for f in findings if f["table"] == table and f["column"] == column), None)
+        def record(con) -> None:
+            journal = Naming.governance_journal(project.root)
+            meta.ensure(con, journal)
+            meta.record_pii(con, source.name, findings, context["run_id"])
+            meta.save_journal(con, journal)
+
         with self.warehouse.write_lock(owner):
-            con = self.warehouse.connect()
-            try:
-                journal = Naming.governance_journal(project.root)
-                meta.ensure(con, journal)
-                meta.record_pii(con, source.name, findings, context["run_id"])
-                meta.save_journal(con, journal)
-            finally:
-                con.close()
+            self.warehouse.transaction(record)
         write_pii(state_dir, state)
         for f in findings:
             self.log.warning("PII: %s.%s looks like %s (share %.2f of %d sampled values, score %.2f, %s): %s",

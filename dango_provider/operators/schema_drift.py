@@ -32,13 +32,10 @@ class SchemaDriftCheckOperator(SourceOperator):
         source_schema = (ti.xcom_pull(task_ids="extract") or {}).get("source_schema") or {}
         on_additive, on_breaking = effective_drift_policy(project.config.defaults, source)
         with self.warehouse.write_lock(self.lock_owner(context)):
-            con = self.warehouse.connect()
-            try:
-                outcome = check_drift(con, source.name, source_schema, on_additive=on_additive,
-                                      on_breaking=on_breaking, run_id=context["run_id"],
-                                      journal=Naming.governance_journal(project.root))
-            finally:
-                con.close()
+            outcome = self.warehouse.transaction(
+                lambda con: check_drift(con, source.name, source_schema, on_additive=on_additive,
+                                        on_breaking=on_breaking, run_id=context["run_id"],
+                                        journal=Naming.governance_journal(project.root)))
         if outcome.first_load:
             self.log.info("source '%s': first load, schema baseline recorded", source.name)
         for change in outcome.changes:

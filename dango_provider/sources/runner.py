@@ -362,12 +362,11 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                        data_interval_start=data_interval[0], data_interval_end=data_interval[1], run_id=run_id)
             for table, rows in row_counts.items()
         ]
-        connection = warehouse.connect()
-        try:
+        def record(connection) -> str:
             record_loads(connection, records)
-            identity = warehouse_id(connection)
-        finally:
-            connection.close()
+            return warehouse_id(connection)
+
+        identity = warehouse.transaction(record)
         stash.commit(working_dir, fingerprints(project, source).committed_path)
         write_record(state_dir, identity, warehouse.file)
     for table, rows in row_counts.items():
@@ -380,11 +379,7 @@ def _warehouse_problem(warehouse, state_dir: Path, *, full_read: bool) -> str | 
     """Why loading now would leave the warehouse without rows the source's state says it holds."""
     if full_read:
         return None
-    connection = warehouse.connect()
-    try:
-        return mismatch(state_dir, warehouse_id(connection))
-    finally:
-        connection.close()
+    return mismatch(state_dir, warehouse.transaction(warehouse_id))
 
 
 def _refuse_appending_twice(warehouse, source: Source, tables: dict[str, int], appended: list[str],

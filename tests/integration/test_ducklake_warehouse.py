@@ -55,7 +55,7 @@ def test_extensions_come_from_the_installed_packages(lake):
 
 
 def test_a_conflicting_commit_is_retried_on_a_fresh_transaction(lake):
-    lake.retry_on_conflict(lambda con: con.execute("create table t as select range as id from range(5)"))
+    lake.transaction(lambda con: con.execute("create table t as select range as id from range(5)"))
     rival = lake.connect()
     attempts = []
 
@@ -68,7 +68,7 @@ def test_a_conflicting_commit_is_retried_on_a_fresh_transaction(lake):
             rival.execute("commit")
 
     try:
-        lake.retry_on_conflict(delete_one)
+        lake.transaction(delete_one)
     finally:
         rival.close()
     assert attempts == [1, 2]
@@ -76,7 +76,7 @@ def test_a_conflicting_commit_is_retried_on_a_fresh_transaction(lake):
 
 
 def test_a_commit_that_keeps_conflicting_fails_after_the_bounded_attempts(lake):
-    lake.retry_on_conflict(lambda con: con.execute("create table t as select range as id from range(5)"))
+    lake.transaction(lambda con: con.execute("create table t as select range as id from range(5)"))
     rival = lake.connect()
     attempts = []
 
@@ -90,7 +90,7 @@ def test_a_commit_that_keeps_conflicting_fails_after_the_bounded_attempts(lake):
 
     try:
         with pytest.raises(duckdb.TransactionException) as raised:
-            lake.retry_on_conflict(delete_always_beaten, attempts=3)
+            lake.transaction(delete_always_beaten, attempts=3)
     finally:
         rival.close()
     assert is_conflict(raised.value)
