@@ -8,10 +8,14 @@ with ``--conf '{"full_refresh": true}'``:
 2. all at once: trigger every source, wait for all (the makespan: first start to last end).
 
 Extraction runs outside the ``dango_duckdb`` pool, so only the writes queue; the script prints the
-ratio makespan / sum and checks from Airflow's task records that no two pool tasks overlapped.
-``dango_transform`` is paused so that only ingest runs are measured.
+ratio makespan / sum and, from Airflow's task records, how many pool tasks overlapped (none with one
+slot). ``dango_transform`` is paused so that only ingest runs are measured.
 
-    python bench/concurrent_ingest.py [--sources 4] [--rows 300000]
+Configurations, each a fresh deployment, printed side by side: the DuckDB file with its pool of one
+slot (the baseline), and a DuckLake (catalog in a fresh PostgreSQL database on 127.0.0.1:5432, data
+under the project) with a pool of 1, 2 and 4 slots (``--slots``).
+
+    python bench/concurrent_ingest.py [--sources 4] [--rows 300000] [--warehouse both|duckdb|ducklake] [--slots 1,2,4]
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._benchutil import code_version, import_mode, reexec_isolated, versions  # noqa: E402
 
 
-def _project(root: Path, sources: int, rows: int) -> Path:
+def _project(root: Path, sources: int, rows: int, lake: bool) -> Path:
     from tests.conftest import make_small_project
 
     entries = "".join(f"  - name: s{i}\n    type: csv\n    primary_key: id\n    csv: {{directory: data/s{i}}}\n"
@@ -36,7 +40,8 @@ def _project(root: Path, sources: int, rows: int) -> Path:
     for i in range(sources):
         files[f"data/s{i}/part.csv"] = "id,amount,label,day\n" + "".join(
             f"{n},{n * 0.5 + i},label_{n % 97},2026-{1 + n % 12:02d}-{1 + n % 28:02d}\n" for n in range(rows))
-    return make_small_project(root, 'version: "1.0"\ndefaults: {retries: 0}\nsources:\n' + entries, files)
+    warehouse = "warehouse: {type: ducklake, catalog: bench_lake, data_path: data/lake}\n" if lake else ""
+    return make_small_project(root, f'version: "1.0"\n{warehouse}defaults: {{retries: 0}}\nsources:\n' + entries, files)
 
 
 def _trigger(deployment, dag_id: str) -> None:
@@ -71,60 +76,86 @@ def _seconds(start, end) -> float:
     return (end - start).total_seconds()
 
 
+def measure(sources: int, rows: int, lake: bool, slots: int) -> dict:
+    """One configuration in a fresh deployment: single-source run times, the makespan of all at once,
+    overlapping pool tasks and lock errors."""
+    from contextlib import nullcontext
+
+    from tests import pg
+    from tests.conftest import BIN, run
+    from tests.deployment import Deployment, wait_for
+
+    with tempfile.TemporaryDirectory(prefix="dango_bench_concurrent_") as tmp, \
+            (pg.temporary_database("dango_bench_lake") if lake else nullcontext()) as database:
+        tmp_path = Path(tmp)
+        project = _project(tmp_path / "project", sources, rows, lake)
+        deployment = Deployment(tmp_path, project, "postgres")
+        deployment.env["AIRFLOW__DANGO__POOL_SLOTS"] = str(slots)
+        if lake:
+            deployment.env["AIRFLOW_CONN_BENCH_LAKE"] = pg.url(database)
+        dag_ids = [f"dango_ingest__s{i}" for i in range(sources)]
+        try:
+            deployment.start_all()
+            wait_for(lambda: len(deployment.query("select dag_id from dag where dag_id like 'dango_%'"))
+                     == sources + 1, 300, "the DAG processor to parse the DAGs")
+            run([str(BIN / "airflow"), "dags", "pause", "dango_transform"], deployment.env)
+            for dag_id in dag_ids:  # warm-up: first load of every source (tables and pipelines exist)
+                _trigger(deployment, dag_id)
+            _wait_done(deployment, dag_ids, sources)
+
+            single = []
+            for n, dag_id in enumerate(dag_ids, start=1):
+                _trigger(deployment, dag_id)
+                runs = _wait_done(deployment, dag_ids, sources + n)
+                last = [r for r in runs if r[0] == dag_id][-1]
+                single.append(_seconds(last[2], last[3]))
+            started = len(_runs(deployment, dag_ids))
+            for dag_id in dag_ids:
+                _trigger(deployment, dag_id)
+            runs = _wait_done(deployment, dag_ids, started + sources)[started:]
+            first_start = min(r[2] for r in runs)
+            makespan = _seconds(first_start, max(r[3] for r in runs))
+            pool = deployment.query(
+                "select start_date, end_date from task_instance where pool = 'dango_duckdb' and state = 'success' "
+                "and start_date >= ? order by start_date", first_start)
+            overlaps = sum(1 for i, a in enumerate(pool) for b in pool[i + 1:] if a[0] < b[1] and b[0] < a[1])
+            lock_errors = deployment.task_logs().count("Could not set lock")
+        finally:
+            deployment.stop()
+    return {"single": single, "makespan": makespan, "pool_tasks": len(pool), "overlaps": overlaps,
+            "lock_errors": lock_errors}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--warehouse", choices=("both", "duckdb", "ducklake"), default="both")
+    parser.add_argument("--slots", default="1,2,4", help="pool slots of the DuckLake runs, comma-separated")
     parser.add_argument("--cold-imports", action="store_true")
     args = parser.parse_args()
     code = reexec_isolated(sys.argv)
     if code is not None:
         return code
 
-    from tests.deployment import Deployment, wait_for
-
     print(f"# concurrent ingest: {args.sources} csv sources x {args.rows:,} rows; {versions()}; {code_version()}")
     print(f"# {import_mode()}")
-    with tempfile.TemporaryDirectory(prefix="dango_bench_concurrent_") as tmp:
-        tmp_path = Path(tmp)
-        project = _project(tmp_path / "project", args.sources, args.rows)
-        deployment = Deployment(tmp_path, project, "postgres")
-        dag_ids = [f"dango_ingest__s{i}" for i in range(args.sources)]
-        try:
-            deployment.start_all()
-            wait_for(lambda: len(deployment.query("select dag_id from dag where dag_id like 'dango_%'"))
-                     == args.sources + 1, 300, "the DAG processor to parse the DAGs")
-            from tests.conftest import BIN, run
-
-            run([str(BIN / "airflow"), "dags", "pause", "dango_transform"], deployment.env)
-            for dag_id in dag_ids:  # warm-up: first load of every source (tables and pipelines exist)
-                _trigger(deployment, dag_id)
-            _wait_done(deployment, dag_ids, args.sources)
-
-            single = []
-            for n, dag_id in enumerate(dag_ids, start=1):
-                _trigger(deployment, dag_id)
-                runs = _wait_done(deployment, dag_ids, args.sources + n)
-                last = [r for r in runs if r[0] == dag_id][-1]
-                single.append(_seconds(last[2], last[3]))
-            started = len(_runs(deployment, dag_ids))
-            for dag_id in dag_ids:
-                _trigger(deployment, dag_id)
-            runs = _wait_done(deployment, dag_ids, started + args.sources)[started:]
-            makespan = _seconds(min(r[2] for r in runs), max(r[3] for r in runs))
-            pool = deployment.query(
-                "select start_date, end_date from task_instance where pool = 'dango_duckdb' and state = 'success' "
-                "order by start_date")
-            overlaps = sum(1 for a, b in zip(pool, pool[1:]) if a[1] > b[0])
-            lock_errors = deployment.task_logs().count("Could not set lock")
-        finally:
-            deployment.stop()
-
-    total = sum(single)
-    print(f"one at a time: {', '.join(f'{s:.1f}s' for s in single)}; sum {total:.1f}s")
-    print(f"all at once: makespan {makespan:.1f}s")
-    print(f"ratio makespan/sum: {makespan / total:.2f}  (target: clearly below 1.0)")
-    print(f"pool tasks: {len(pool)}, overlapping pairs: {overlaps}; 'Could not set lock' in task logs: {lock_errors}")
+    configs = [("duckdb file", False, 1)] if args.warehouse in ("both", "duckdb") else []
+    if args.warehouse in ("both", "ducklake"):
+        configs += [(f"ducklake, pool {n}", True, n) for n in (int(x) for x in args.slots.split(","))]
+    results = []
+    for label, lake, slots in configs:
+        result = measure(args.sources, args.rows, lake, slots)
+        results.append((label, result))
+        total = sum(result["single"])
+        print(f"{label}: one at a time {', '.join(f'{s:.1f}s' for s in result['single'])} (sum {total:.1f}s); "
+              f"all at once: makespan {result['makespan']:.1f}s, makespan/sum {result['makespan'] / total:.2f}; "
+              f"pool tasks {result['pool_tasks']}, overlapping pairs {result['overlaps']}, "
+              f"'Could not set lock' {result['lock_errors']}", flush=True)
+    baseline = next((r for label, r in results if label == "duckdb file"), None)
+    if baseline:
+        print("makespan against the DuckDB file's: " + "; ".join(
+            f"{label} {r['makespan'] / baseline['makespan']:.2f}x" for label, r in results))
     return 0
 
 
