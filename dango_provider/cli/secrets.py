@@ -195,7 +195,27 @@ def credential_report(project) -> list[str]:
                 state = ("defined" if defined else "not defined (`airflow connections add` or AIRFLOW_CONN_"
                          f"{name.upper()})" if defined is False else "could not be checked")
                 lines.append(f"credentials: source '{source.name}': Airflow connection {name}: {state}")
-    return lines + _alert_connection_report(project)
+    return lines + _alert_connection_report(project) + _warehouse_report(project)
+
+
+def _warehouse_report(project) -> list[str]:
+    """The DuckLake's catalog connection and its extension packages, when the warehouse is a lake."""
+    from dango_provider.exceptions import DangoError
+
+    block = project.config.warehouse
+    if block.type != "ducklake":
+        return []
+    defined = _connection_defined(block.catalog)
+    state = ("defined" if defined else "not defined (`airflow connections add` or AIRFLOW_CONN_"
+             f"{block.catalog.upper()})" if defined is False else "could not be checked")
+    lines = [f"credentials: warehouse: Airflow connection {block.catalog} (DuckLake catalog): {state}"]
+    try:
+        from dango_provider.core.duckdb_extensions import extension_directory
+
+        extension_directory("ducklake", "postgres_scanner")
+    except DangoError as exc:
+        lines.append(f"warning: warehouse: {exc}")
+    return lines
 
 
 def _alert_connection_report(project) -> list[str]:

@@ -1,5 +1,6 @@
 """A project whose warehouse is a DuckLake (catalog on the test PostgreSQL server, Parquet under the
-project): `airflow dags test` of the ingest and of `dango_transform` loads, builds the staging model and a
+project): `dango validate` reports the catalog connection; `airflow dags test` of the ingest and of
+`dango_transform` loads, builds the staging model and a
 mart in the lake, and publishes the serving copy; the catalog's password is in no task log."""
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def test_ingest_and_transform_into_the_lake(tmp_path, airflow_home, monkeypatch)
                                                 "from {{ ref('stg_shop__shop') }}\n",
         })
         env = airflow_env(airflow_home, project, AIRFLOW_CONN_LAKE_CATALOG=catalog)
+        validate = run([str(BIN / "dango"), "validate", str(project)], env).stdout
+        assert "credentials: warehouse: Airflow connection lake_catalog (DuckLake catalog): defined" in validate
+        assert PASSWORD not in validate
+        unset = {k: v for k, v in env.items() if k != "AIRFLOW_CONN_LAKE_CATALOG"}
+        assert "Airflow connection lake_catalog (DuckLake catalog): not defined" in \
+            run([str(BIN / "dango"), "validate", str(project)], unset).stdout
         logs = ""
         for dag_id in ("dango_ingest__shop", "dango_transform"):
             proc = run([str(BIN / "airflow"), "dags", "test", dag_id], env)
