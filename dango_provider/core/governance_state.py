@@ -16,6 +16,7 @@ from pathlib import Path
 from dango_provider.core.times import parse_utc
 
 DRIFT_BLOCKED = "drift_blocked.json"
+DRIFT_ACCEPTED = "drift_accepted.json"
 PII = "pii.json"
 READY = "staging_ready.json"
 FAILURE = "last_failure.json"
@@ -52,8 +53,25 @@ def pending_schema(state_dir: Path) -> dict | None:
     return None if data is None else data["pending_schema"]
 
 
-def release_drift(state_dir: Path) -> None:
+def release_drift(state_dir: Path, accepted_by: str | None = None) -> None:
+    """Unblock the source; with ``accepted_by``, record who accepted its changes and when (the transform's
+    drift gate logs it)."""
+    changes = drift_blocked(state_dir)
+    if accepted_by is not None and changes is not None:
+        _write(state_dir / DRIFT_ACCEPTED, {"accepted_by": accepted_by, "accepted_at": datetime.now(UTC).isoformat(),
+                                           "changes": changes})
     (state_dir / DRIFT_BLOCKED).unlink(missing_ok=True)
+
+
+def acceptances_since(state_dirs: dict[str, Path], since: datetime | None) -> dict[str, dict]:
+    """{source: its last acceptance (accepted_by, accepted_at, changes)} for acceptances after ``since``."""
+    out = {}
+    for name, state_dir in state_dirs.items():
+        record = _read(state_dir / DRIFT_ACCEPTED)
+        accepted_at = parse_utc(record.get("accepted_at")) if record else None
+        if record is not None and (since is None or (accepted_at is not None and accepted_at > since)):
+            out[name] = record
+    return out
 
 
 def blocked_sources(state_dirs: dict[str, Path]) -> dict[str, list[dict]]:

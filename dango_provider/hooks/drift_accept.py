@@ -23,6 +23,6 @@ def accept_drift(project, source_name: str, who: str) -> str:
     with warehouse.write_lock(f"dango drift accept {source.name} by {who}"):
         events = warehouse.transaction(lambda con: accept(con, source.name, pending_schema(state_dir), who,
                                                          journal=Naming.governance_journal(project.root)))
-    release_drift(state_dir)
+    release_drift(state_dir, accepted_by=who)
     return (f"accepted {events} schema change event(s) of source '{source.name}' as {who}: "
             f"{describe_changes(changes)}; dango_transform is released")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dango_provider.core.governance_state import blocked_sources, describe_changes
+from dango_provider.core.governance_state import acceptances_since, blocked_sources, describe_changes
 from dango_provider.exceptions import SchemaDriftError
 from dango_provider.sensors.base import StateSensor
 from dango_provider.triggers.schema_drift import SchemaDriftTrigger
@@ -31,7 +31,15 @@ class SchemaDriftSensor(StateSensor):
             self.log.warning("source '%s' is blocked by schema drift: %s", source, describe_changes(changes))
         if not blocked:
             self.log.info("no source is blocked by schema drift")
+            self._log_acceptances(context)
         return not blocked
+
+    def _log_acceptances(self, context: Context) -> None:
+        """Who accepted which schema changes since the last successful run of this DAG (the audit trail)."""
+        since = context.get("prev_start_date_success")
+        for source, record in acceptances_since(self.state_dirs(), since).items():
+            self.log.info("source '%s': schema changes accepted by %s at %s: %s", source, record["accepted_by"],
+                          record["accepted_at"], describe_changes(record["changes"]))
 
     def trigger(self, deadline: str) -> SchemaDriftTrigger:
         return SchemaDriftTrigger(state_dirs={k: str(v) for k, v in self.state_dirs().items()},
@@ -40,6 +48,7 @@ class SchemaDriftSensor(StateSensor):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
         if event.get("status") == "released":
             self.log.info("no source is blocked by schema drift any more")
+            self._log_acceptances(context)
             return
         blocked = event.get("blocked") or {}
         raise SchemaDriftError(

@@ -65,6 +65,8 @@ def test_breaking_change_blocks_transform_until_accepted(project, airflow_home):
     assert _events(project)[1][4] == "ana"
     released = run([airflow, "dags", "test", "dango_transform"], env)
     assert "no source is blocked by schema drift" in released.stdout + released.stderr
+    # the audit trail in the task log: who accepted what
+    assert "source 'orders': schema changes accepted by ana at " in released.stdout + released.stderr
     again = run([str(BIN / "dango"), "drift", "accept", "orders", "--project", str(project)], env)
     assert "has no schema change waiting for acceptance" in again.stdout
 

@@ -55,3 +55,20 @@ def test_execute_complete_fails_listing_the_changes(tmp_path):
         "accept them with `dango drift accept <source>` and run the transform again"
     )
     assert sensor(make(tmp_path / "other")).execute_complete({}, {"status": "released"}) is None
+
+
+def test_a_release_logs_who_accepted_which_changes_since_the_last_good_run(tmp_path, capsys):
+    from datetime import UTC, datetime, timedelta
+
+    project = make(tmp_path)
+    block_for_drift(state_dir(project, "orders"), [CHANGE], {"format": 1, "tables": {}})
+    release_drift(state_dir(project, "orders"), accepted_by="ana")
+    gate = sensor(project)  # Airflow's task loggers write to stdout
+    capsys.readouterr()
+    assert gate.poke({"prev_start_date_success": datetime.now(UTC) - timedelta(hours=1)}) is True
+    logged = capsys.readouterr().out
+    assert "source 'orders': schema changes accepted by ana at " in logged
+    assert "Column 'orders.note' was removed." in logged
+    # reported once: a run after the one that passed with it does not repeat it
+    gate.poke({"prev_start_date_success": datetime.now(UTC) + timedelta(seconds=1)})
+    assert "accepted by" not in capsys.readouterr().out
