@@ -18,6 +18,7 @@ import dango_provider.sources.pipeline  # noqa: F401 - dlt's settings as every p
 from dango_provider.exceptions import DangoError
 from dango_provider.hooks.ducklake import DuckLakeHook, is_conflict
 from tests import pg
+from tests.integration.test_warehouse_behaviour import scalar as count
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +31,6 @@ def lake(tmp_path, monkeypatch) -> DuckLakeHook:
         # trust auth: the password is sent and ignored, so it is in every connection string
         monkeypatch.setenv("AIRFLOW_CONN_LAKE_CATALOG", pg.url(database, password=PASSWORD))
         yield DuckLakeHook("lake_catalog", tmp_path / "lake_data")
-
-
-def count(lake: DuckLakeHook, sql: str) -> int:
-    con = lake.connect(read_only=True)
-    try:
-        return con.execute(sql).fetchone()[0]
-    finally:
-        con.close()
 
 
 def test_extensions_come_from_the_installed_packages(lake):
