@@ -19,14 +19,16 @@ class DangoSettings:
     metabase_url: str
     #: directories outside the project that sources.yml may name (data kept elsewhere)
     allowed_data_roots: str = ""
+    #: a directory on this worker's own disk where extracts run (dlt's working directories); empty: the
+    #: project's state directory. The project directory (state, stashes, loads) is what workers share.
+    work_dir: str = ""
+    #: the Celery queue of every task that opens a DuckDB-file warehouse (one worker consumes it); required
+    #: when the executor runs tasks on several workers
+    duckdb_queue: str = ""
 
 
 def _conf_get(key: str, fallback: str) -> str:
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # used outside Airflow (the CLI in a bare environment)
-        return os.environ.get(f"AIRFLOW__DANGO__{key.upper()}", fallback)
-    return conf.get("dango", key, fallback=fallback) or fallback
+    return _conf_get_section("dango", key, fallback)
 
 
 def load_settings() -> DangoSettings:
@@ -37,7 +39,28 @@ def load_settings() -> DangoSettings:
         lock_timeout=int(_conf_get("lock_timeout", str(DEFAULT_LOCK_TIMEOUT))),
         metabase_url=_conf_get("metabase_url", ""),
         allowed_data_roots=_conf_get("allowed_data_roots", ""),
+        work_dir=_conf_get("work_dir", ""),
+        duckdb_queue=_conf_get("duckdb_queue", ""),
     )
+
+
+#: executors that run every task on the machine of the scheduler
+_ONE_MACHINE_EXECUTORS = {"LocalExecutor", "SequentialExecutor", "DebugExecutor"}
+
+
+def multi_worker_executors() -> list[str]:
+    """The configured executors (``[core] executor``) that may run tasks on several machines."""
+    raw = _conf_get_section("core", "executor", "LocalExecutor")
+    names = [part.strip().rpartition(":")[2].rpartition(".")[2] for part in raw.split(",") if part.strip()]
+    return [name for name in names if name not in _ONE_MACHINE_EXECUTORS]
+
+
+def _conf_get_section(section: str, key: str, fallback: str) -> str:
+    try:
+        from airflow.configuration import conf
+    except ImportError:
+        return os.environ.get(f"AIRFLOW__{section.upper()}__{key.upper()}", fallback)
+    return conf.get(section, key, fallback=fallback) or fallback
 
 
 def load_configured_project(path: str | os.PathLike, *, isolate_sources: bool = False):

@@ -10,7 +10,7 @@ from dango_provider.config.loader import Project
 from dango_provider.config.model import Source
 from dango_provider.core.naming import Naming
 from dango_provider.exceptions import DangoConfigError
-from dango_provider.settings import DangoSettings, load_settings
+from dango_provider.settings import DangoSettings, load_settings, multi_worker_executors
 
 
 class _RawAsset(Asset):
@@ -87,10 +87,11 @@ def build_ingest_dag(project: Project, source: Source, settings: DangoSettings) 
                                                     dango_project=project.is_dango_layout))]).strip() or None,
     ) as dag:
         extract = DltExtractOperator(task_id="extract", **common)
-        load = DltLoadOperator(task_id="load", pool=settings.pool, **common)
-        drift = SchemaDriftCheckOperator(task_id="schema_drift", pool=settings.pool, **common)
+        writer = writer_placement(project, settings)
+        load = DltLoadOperator(task_id="load", **writer, **common)
+        drift = SchemaDriftCheckOperator(task_id="schema_drift", **writer, **common)
         staging = GenerateStagingOperator(task_id="generate_staging", outlets=[raw_asset(source.name)], **common)
-        pii = PIIScanOperator(task_id="pii_scan", pool=settings.pool, **common)
+        pii = PIIScanOperator(task_id="pii_scan", **writer, **common)
         extract >> load >> drift >> pii >> staging
     return dag
 
@@ -116,6 +117,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     env = {**warehouse_for(project).dbt_env(), "DANGO_LOCK_TIMEOUT": str(settings.lock_timeout)}
     dbt_dir, target = project.dbt_dir, project.config.dbt.target
     state_root = Naming.state_dir(project.root)
+    writer = writer_placement(project, settings)
     with DAG(
         dag_id=Naming.transform_dag_id,
         description="Build the dbt project: staging, snapshots, intermediate and marts, with tests",
@@ -135,18 +137,18 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
         drift_gate = SchemaDriftSensor(task_id="schema_drift_gate", **waiting)
         freshness = FreshnessSensor(task_id="freshness", **waiting)
-        staging = staging_build(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root)
-        rest = transform_group(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root)
+        staging = staging_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
+        rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
         # publish what was built, also when nodes of a source that never loaded were left out (skipped)
-        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), pool=settings.pool,
+        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), **writer,
                                           trigger_rule="none_failed_min_one_success")
         # no pool: Metabase reads the serving copy, never the warehouse
         refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
-        docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), pool=settings.pool)
+        docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), **writer)
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
         if with_loaded_at:
-            checked = source_freshness(dbt_dir=dbt_dir, env=env, pool=settings.pool, target=target, state_root=state_root,
+            checked = source_freshness(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root,
                                        sources=with_loaded_at)
             gates >> checked
             gates = [checked]
@@ -158,8 +160,31 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     return dag
 
 
+def writer_placement(project: Project, settings: DangoSettings) -> dict[str, str]:
+    """Where a task that opens the warehouse runs: the writer pool, and with a DuckDB file on a
+    multi-worker executor the one queue of ``[dango] duckdb_queue`` (one machine opens the file)."""
+    if project.config.warehouse.type == "duckdb" and settings.duckdb_queue:
+        return {"pool": settings.pool, "queue": settings.duckdb_queue}
+    return {"pool": settings.pool}
+
+
+def refuse_shared_duckdb_file(project: Project, settings: DangoSettings) -> None:
+    """A DuckDB file can be opened by one machine only: on an executor with several workers the tasks
+    that open it must share one queue that one worker consumes."""
+    if project.config.warehouse.type != "duckdb" or settings.duckdb_queue:
+        return
+    executors = multi_worker_executors()
+    if executors:
+        raise DangoConfigError(
+            f"{project.sources_file}: the warehouse is the DuckDB file {project.warehouse_path}, which one machine "
+            f"only may open, and [core] executor ({', '.join(executors)}) runs tasks on several workers: set "
+            "[dango] duckdb_queue (AIRFLOW__DANGO__DUCKDB_QUEUE) to a queue that one worker consumes "
+            "(airflow celery worker --queues default,<that queue> on one worker), or use warehouse type ducklake")
+
+
 def build_dags(project: Project, settings: DangoSettings | None = None) -> dict[str, DAG]:
     settings = settings or load_settings()
+    refuse_shared_duckdb_file(project, settings)
     dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources}
     dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
     return dags

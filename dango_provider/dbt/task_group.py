@@ -25,7 +25,7 @@ disable_telemetry()  # also when Cosmos was imported (by its plugin) before this
 STAGING_SELECTOR = "path:models/staging"
 
 
-def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str,
+def _common(dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str,
             state_root: Path) -> tuple[ProfileConfig, dict]:
     from dango_provider.core.dbt_profile import profiles_dir
 
@@ -33,7 +33,7 @@ def _common(dbt_dir: Path, env: dict[str, str], pool: str, target: str,
                             profiles_yml_filepath=profiles_dir(dbt_dir, env) / "profiles.yml")
     operator_args = {
         "pre_execute": prepare_dbt_task,
-        "pool": pool,
+        **writer,  # the writer pool (and the DuckDB file's queue)
         "env": {**env, **TELEMETRY_OFF},
         "append_env": True,
         "install_deps": False,
@@ -125,10 +125,10 @@ def _profile_name(dbt_dir: Path) -> str:
         return "dango"
 
 
-def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+def staging_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
                   task_id: str = "dbt_staging"):
     """One task: ``dbt build --select path:models/staging`` (models and their tests)."""
-    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -140,10 +140,10 @@ def staging_build(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str,
     )
 
 
-def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
                      sources: list[str], task_id: str = "dbt_source_freshness"):
     """``dbt source freshness`` for the raw sources that declare a ``loaded_at_field``; fails when stale."""
-    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     return DbtSourceLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -155,13 +155,13 @@ def source_freshness(*, dbt_dir: Path, env: dict[str, str], pool: str, target: s
     )
 
 
-def transform_group(*, dbt_dir: Path, env: dict[str, str], pool: str, target: str, state_root: Path,
+def transform_group(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
                     group_id: str = "dbt"):
     """Seeds, snapshots, intermediate and mart models with tests after each, rendered from the manifest.
 
     Without a manifest (no source loaded yet) this is a single ``dbt build`` task instead.
     """
-    profile, operator_args = _common(dbt_dir, env, pool, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     manifest = Naming.manifest_path(dbt_dir)
     if not manifest.exists():
         return DbtBuildLocalOperator(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow.sdk.exceptions import AirflowSkipException
 
 from dango_provider.operators.failure import explain_failures
 from dango_provider.operators.project import SourceOperator
+from dango_provider.settings import load_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -39,9 +41,14 @@ class DltExtractOperator(SourceOperator):
         if conf.get("requested_by"):
             self.log.info("run requested by %s from the Dango overview%s", conf["requested_by"],
                           " (full refresh)" if interval.full_refresh else "")
+        work_dir = load_settings().work_dir
+        if work_dir:
+            self.log.info("extracting in this worker's work_dir %s; the load takes the data from the run's stash "
+                          "in the project", work_dir)
         try:
             result = extract_source(self.project, self.source, self.warehouse, full_refresh=interval.full_refresh,
-                                    interval=interval, run_id=context["run_id"])
+                                    interval=interval, run_id=context["run_id"],
+                                    work_dir=Path(work_dir).expanduser() if work_dir else None)
         except NothingToLoad as exc:
             raise AirflowSkipException(str(exc)) from exc
         return asdict(result)

@@ -41,12 +41,14 @@ def source_state_dir(project: Project, source: Source) -> Path:
     return Naming.state_dir(project.root) / "sources" / source.name
 
 
-def pipeline_for(project: Project, source: Source, destination=None):
+def pipeline_for(project: Project, source: Source, destination=None, work_dir: Path | None = None):
+    """The source's dlt pipeline: in the project's shared pipelines directory (where loads run and the
+    committed state and schemas are kept), or in ``work_dir`` (an extract on a worker's own disk)."""
     import dlt
 
     return dlt.pipeline(
         pipeline_name=Naming.pipeline_name(source.name),
-        pipelines_dir=str(pipelines_dir(project)),
+        pipelines_dir=str(work_dir or pipelines_dir(project)),
         destination=destination,
         dataset_name=Naming.raw_schema(source.name),
         progress="log",

@@ -9,6 +9,12 @@ its own, and its load takes back exactly that:
 
 Extracts and loads of one source take the source lock (a file lock beside its state), so only one of
 them touches the working directory at a time. Nothing here opens the warehouse.
+
+On several workers the stash is also the hand-over: an extract may run in a working directory on its
+worker's own disk (``[dango] work_dir``), starting from the committed state and schemas of the shared
+working directory (``sync_working_dir``); it parks its packages and schemas in the stash, which lies in
+the shared project, and the load, on whichever worker, loads them in the shared working directory. A
+load killed with its worker leaves its packages there, and the retry on another worker resumes them.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dango_provider.core.lock import warehouse_lock
 #: how long a run waits for another run of the same source to finish its extract or load
 SOURCE_LOCK_TIMEOUT = 6 * 3600.0
 _STATE_FILE = "state.json"
+_SCHEMAS = "schemas"
 
 
 def run_key(run_id: str | None) -> str:
@@ -51,7 +58,7 @@ class RunStash:
         return self.path / "packages"
 
     def exists(self) -> bool:
-        return self.packages_dir.is_dir() and any(self.packages_dir.iterdir())
+        return bool(self._parked())
 
     def park(self, working_dir: Path, state_before: bytes | None, fingerprints_pending: Path | None,
              existing: set[str]) -> None:
@@ -61,7 +68,10 @@ class RunStash:
         self.packages_dir.mkdir(parents=True)
         for package in normalized_packages(working_dir):
             if package.name not in existing:
-                os.replace(package, self.packages_dir / package.name)
+                _move_whole(package, self.packages_dir / package.name)
+        schemas = working_dir / _SCHEMAS
+        for schema in schemas.glob("*.schema.json") if schemas.is_dir() else []:
+            _copy_whole(schema, self.path / _SCHEMAS / schema.name)
         state_after = read_state(working_dir)
         if state_after is not None and state_after != state_before:
             (self.path / _STATE_FILE).write_bytes(state_after)
@@ -77,7 +87,9 @@ class RunStash:
         the working directory (partly loaded) and a retry of the same run resumes them.
         """
         normalized = working_dir / "load" / "normalized"
-        normalized.mkdir(parents=True, exist_ok=True)
+        # dlt's load folders (its normalize creates them; an extract on another worker did not run here)
+        for folder in ("new", "normalized", "loaded"):
+            (working_dir / "load" / folder).mkdir(parents=True, exist_ok=True)
         ids = sorted(set(self.loading()) | {p.name for p in self._parked()})
         if not ids:
             return []
@@ -91,7 +103,17 @@ class RunStash:
         return json.loads(marker.read_text()) if marker.exists() else []
 
     def _parked(self) -> list[Path]:
-        return sorted(self.packages_dir.iterdir()) if self.packages_dir.is_dir() else []
+        if not self.packages_dir.is_dir():
+            return []
+        return sorted(p for p in self.packages_dir.iterdir() if not p.name.startswith("."))
+
+    def install_schemas(self, working_dir: Path) -> None:
+        """Before the load: the schemas the run's extract evolved replace older versions in the working
+        directory (an extract on another worker evolved them there, not here)."""
+        for schema in sorted((self.path / _SCHEMAS).glob("*.schema.json")):
+            target = working_dir / _SCHEMAS / schema.name
+            if _schema_version(schema) >= _schema_version(target):
+                _copy_whole(schema, target)
 
     def repark(self, working_dir: Path, load_ids: list[str]) -> None:
         """A load failed: move its packages that are still pending back, so a retry loads them again."""
@@ -136,8 +158,45 @@ class RunStash:
         shutil.rmtree(self.path, ignore_errors=True)
 
     def describe(self) -> dict:
-        ids = sorted(p.name for p in self.packages_dir.iterdir()) if self.packages_dir.is_dir() else []
-        return {"stash": str(self.path), "packages": ids}
+        return {"stash": str(self.path), "packages": [p.name for p in self._parked()]}
+
+
+def sync_working_dir(shared: Path, local: Path) -> None:
+    """Start an extract in a worker's own working directory from the committed pipeline state and
+    schemas of the shared one (what the last load committed, whichever worker ran it)."""
+    if local.resolve() == shared.resolve():
+        return
+    local.mkdir(parents=True, exist_ok=True)
+    restore_state(local, read_state(shared))
+    shutil.rmtree(local / _SCHEMAS, ignore_errors=True)
+    for schema in sorted((shared / _SCHEMAS).glob("*.schema.json")):
+        _copy_whole(schema, local / _SCHEMAS / schema.name)
+
+
+def _schema_version(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_bytes()).get("version", 0))
+    except (OSError, ValueError):
+        return -1
+
+
+def _move_whole(source: Path, target: Path) -> None:
+    """Move a directory, also to another file system, so that ``target`` appears complete or not at all."""
+    try:
+        os.replace(source, target)
+    except OSError:  # another file system: copy under a hidden name, then rename
+        partial = target.with_name("." + target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(source, partial)
+        os.replace(partial, target)
+        shutil.rmtree(source)
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name("." + target.name + ".partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
 
 
 def normalized_packages(working_dir: Path) -> list[Path]:

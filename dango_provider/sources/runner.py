@@ -40,11 +40,12 @@ from dango_provider.sources.run_stash import (
     read_state,
     restore_state,
     source_lock,
+    sync_working_dir,
 )
 
 log = logging.getLogger(__name__)
 
-#: the directory (under the source's state dir) where an extract writes the parquet file dlt imports
+#: the directory (beside the pipeline's working directory) where an extract writes the parquet file dlt imports
 _EXTRACT_DIR_PREFIX = "extract-"
 
 
@@ -82,19 +83,25 @@ def fingerprints(project: Project, source: Source) -> FingerprintStore:
 
 
 def extract_source(project: Project, source: Source, warehouse, *, full_refresh: bool = False,
-                   interval: Interval | None = None, run_id: str | None = None) -> ExtractResult:
+                   interval: Interval | None = None, run_id: str | None = None,
+                   work_dir: Path | None = None) -> ExtractResult:
     """Extract and normalize one run's data; nothing is written to the warehouse.
 
     File sources read their new and changed files; other sources read ``interval`` (see ``Interval``).
     What the extract produced is parked in the run's stash (see ``run_stash``) for ``load_source``
-    of the same ``run_id``; overlapping runs of the source (backfills) never mix their data.
+    of the same ``run_id``, wherever that runs; overlapping runs of the source (backfills) never mix
+    their data. ``work_dir``: where dlt works (a worker's own disk); by default the shared pipelines
+    directory.
     """
     state_dir = source_state_dir(project, source)
     with source_lock(state_dir, owner=f"extract of source '{source.name}', run {run_id or 'manual'}") as waited:
         if waited > 1:
             log.info("waited %.1fs for another run of source '%s' to finish its extract or load", waited, source.name)
         # normalize needs the destination's capabilities; it does not connect to it
-        pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
+        if work_dir is not None:
+            sync_working_dir(pipelines_dir(project) / Naming.pipeline_name(source.name),
+                             work_dir / Naming.pipeline_name(source.name))
+        pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination(), work_dir=work_dir)
         working_dir = Path(pipeline.working_dir)
         discard_unclaimed(working_dir, state_dir)
         existing = {p.name for p in normalized_packages(working_dir)}
@@ -199,11 +206,12 @@ def _extract_files(project: Project, source: Source, pipeline, *, full_refresh: 
     all_new = (not full_refresh and not any(_relative(p, project.root) in committed for p in changed)
                and not pending_runs(source_state_dir(project, source)))
     try:
-        state_dir = source_state_dir(project, source)
-        for leftover in state_dir.glob(f"{_EXTRACT_DIR_PREFIX}*"):  # from a killed extract
+        # beside the pipeline's working directory, on its file system (dlt hard-links the parquet file)
+        scratch, prefix = Path(pipeline.pipelines_dir), f"{_EXTRACT_DIR_PREFIX}{source.name}-"
+        for leftover in scratch.glob(f"{prefix}*"):  # from a killed extract
             shutil.rmtree(leftover, ignore_errors=True)
         conflicts = _type_conflicts(project, source, pipeline, changed)
-        with tempfile.TemporaryDirectory(prefix=_EXTRACT_DIR_PREFIX, dir=state_dir) as work_dir:
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=scratch) as work_dir:
             resource = file_resource(project, source, changed, Path(work_dir), all_new=all_new,
                                      variants={c.column: c.variant for c in conflicts})
             pipeline.extract(resource, loader_file_format="parquet")
@@ -347,6 +355,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                                   f"full_refresh (airflow dags trigger {Naming.ingest_dag_id(source.name)} "
                                   "--conf '{\"full_refresh\": true}'): it reads everything into this warehouse")
             previous_state = stash.apply_state(working_dir)
+            stash.install_schemas(working_dir)
             pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
             try:
                 load_info = pipeline.load()

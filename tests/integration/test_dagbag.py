@@ -22,6 +22,7 @@ print(json.dumps({
     "errors": {k: v for k, v in bag.import_errors.items()},
     "tasks": {d: sorted(t.task_id for t in bag.dags[d].tasks) for d in bag.dag_ids},
     "pools": {d: sorted({t.pool for t in bag.dags[d].tasks}) for d in bag.dag_ids},
+    "placement": {d: {t.task_id: [t.pool, t.queue] for t in bag.dags[d].tasks} for d in bag.dag_ids},
     "schedules": {d: type(bag.dags[d].timetable).__name__ for d in bag.dag_ids},
     "subprocesses": events,
 }))
@@ -106,6 +107,27 @@ def test_a_bad_source_entry_takes_out_only_its_dag(airflow_home, tmp_path, demo_
     assert {"dango_ingest__customers", "dango_transform", "other_dag"} <= {d["dag_id"] for d in _json_list(active.stdout)}
     # the transform still depends on the three healthy sources
     assert "dango_ingest__orders" not in result["tasks"]
+
+
+def test_a_duckdb_file_on_several_workers_needs_one_queue_for_its_tasks(airflow_home, demo_project):
+    """On CeleryExecutor the DuckDB file's DAGs are refused until [dango] duckdb_queue names the queue of
+    the one worker that opens the file; then every task that opens it goes there and the others anywhere."""
+    celery = airflow_env(airflow_home, demo_project, AIRFLOW__CORE__EXECUTOR="CeleryExecutor")
+    refused = parse(demo_project / "dags", celery)
+    assert refused["dags"] == []
+    (error,) = refused["errors"].values()
+    assert "[dango] duckdb_queue (AIRFLOW__DANGO__DUCKDB_QUEUE)" in error
+    assert "CeleryExecutor" in error and str(demo_project / "data" / "warehouse.duckdb") in error
+
+    placed = parse(demo_project / "dags", {**celery, "AIRFLOW__DANGO__DUCKDB_QUEUE": "duckdb_file"})
+    assert placed["errors"] == {}
+    ingest = placed["placement"]["dango_ingest__orders"]
+    assert {t for t, (_, queue) in ingest.items() if queue == "duckdb_file"} == {"load", "schema_drift", "pii_scan"}
+    transform = placed["placement"]["dango_transform"]
+    assert {"dbt_staging", "publish_snapshot", "dbt_docs"} <= {t for t, (_, q) in transform.items() if q == "duckdb_file"}
+    for dag_id, tasks in placed["placement"].items():  # the writer pool's tasks, and only those
+        for task_id, (pool, queue) in tasks.items():
+            assert (queue == "duckdb_file") == (pool == "dango_duckdb"), (dag_id, task_id, pool, queue)
 
 
 def test_a_broken_file_is_an_import_error_and_other_files_still_load(airflow_home, tmp_path, demo_project):

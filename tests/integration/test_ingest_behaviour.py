@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -247,3 +248,47 @@ def test_filesystem_source_reads_a_local_glob_recursively(tmp_path):
     assert rows(project, "SELECT id, msg FROM raw_logs.logs ORDER BY id") == [(1, "a"), (2, "b")]  # the file that sorts last wins
     with pytest.raises(NothingToLoad):
         sync(project, "logs")
+
+
+def test_files_extracted_on_other_workers_reach_the_load_and_the_shared_schema(tmp_path):
+    """Extracts in two workers' own working directories (one on another file system): each load takes its
+    run's packages and schema from the stash, the shared pipeline gets the schema (what staging reads),
+    and each file is loaded once."""
+    from dango_provider.sources.pipeline import pipeline_for
+
+    root = make_project(tmp_path / "project")
+    project = load_project(root)
+    source = project.source("events")
+    hook = DuckDBHook(project.warehouse_path, lock_timeout=30)
+    worker_a, worker_b = Path(tempfile.mkdtemp(dir="/dev/shm")), tmp_path / "worker_b"
+    try:
+        first = extract_source(project, source, hook, run_id="r1", work_dir=worker_a)
+        load_source(project, source, hook, owner="test", extracted=first.__dict__, run_id="r1")
+        (root / "data" / "events" / "events_2.csv").write_text("event,n,channel\nc,3,web\n")
+        second = extract_source(project, source, hook, run_id="r2", work_dir=worker_b)
+        assert "channel" not in pipeline_for(project, source).default_schema.get_table("events")["columns"]
+        load_source(project, source, hook, owner="test", extracted=second.__dict__, run_id="r2")
+        assert "channel" in pipeline_for(project, source).default_schema.get_table("events")["columns"]
+        assert rows(root, "select event, n, channel from raw_events.events order by event") == [
+            ("a", 1, None), ("b", 2, None), ("c", 3, "web")]
+        with pytest.raises(NothingToLoad):
+            extract_source(project, source, hook, run_id="r3", work_dir=worker_a)
+        assert not list(worker_a.glob("dango_events/load/normalized/*")), "packages left on worker a"
+    finally:
+        shutil.rmtree(worker_a, ignore_errors=True)
+
+
+def test_an_older_runs_schema_never_replaces_a_newer_one(tmp_path):
+    from dango_provider.sources.run_stash import RunStash
+
+    shared = tmp_path / "shared"
+    (shared / "schemas").mkdir(parents=True)
+    (shared / "schemas" / "s.schema.json").write_text('{"version": 5}')
+    for run_id, version in (("older", 4), ("newer", 6)):
+        (tmp_path / run_id / "schemas").mkdir(parents=True)
+        (tmp_path / run_id / "schemas" / "s.schema.json").write_text(f'{{"version": {version}}}')
+        RunStash(tmp_path / "state", run_id).park(tmp_path / run_id, None, None, set())
+    RunStash(tmp_path / "state", "older").install_schemas(shared)
+    assert (shared / "schemas" / "s.schema.json").read_text() == '{"version": 5}'
+    RunStash(tmp_path / "state", "newer").install_schemas(shared)
+    assert (shared / "schemas" / "s.schema.json").read_text() == '{"version": 6}'

@@ -4,6 +4,8 @@ into a real DuckDB warehouse, by whole schema, by data interval, from the stored
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +17,7 @@ from dango_provider.config.loader import load_project
 from dango_provider.exceptions import IngestError, MissingCredentialsError
 from dango_provider.sources.interval import Interval
 from dango_provider.sources.pipeline import pipeline_for
-from dango_provider.sources.runner import NothingToLoad
+from dango_provider.sources.runner import NothingToLoad, extract_source
 from tests import ingest, pg
 
 UTC = UTC
@@ -99,8 +101,8 @@ def make_project(root: Path, block: str, *, source_type: str = "sql_database", e
     return root
 
 
-def sync(root: Path, interval: Interval | None = None, *, full_refresh: bool = False):
-    return ingest.sync(root, "shop", interval, full_refresh=full_refresh)[0]
+def sync(root: Path, interval: Interval | None = None, *, full_refresh: bool = False, work_dir: Path | None = None):
+    return ingest.sync(root, "shop", interval, full_refresh=full_refresh, work_dir=work_dir)[0]
 
 
 rows = ingest.query
@@ -215,6 +217,34 @@ def test_unbounded_runs_continue_from_the_stored_cursor(tmp_path, shop, connecti
     assert rows(root, "select status from raw_shop.orders where order_id = 4") == [("cancelled",)]
     with pytest.raises(NothingToLoad):
         sync(root)
+
+
+def test_extracts_on_other_workers_continue_from_the_cursor_the_last_load_committed(tmp_path, shop, connection_id):
+    """Each extract runs in its worker's own working directory (one on another file system); the cursor
+    a load committed reaches the next extract wherever it runs, and one that never loaded moves nothing."""
+    _, schema, admin = shop
+    root = make_project(tmp_path / "project", f"{{conn_id: {connection_id}, schema: {schema}, incremental: updated_at, "
+                                               "tables: [customers, orders]}")
+    worker_a, worker_b = Path(tempfile.mkdtemp(dir="/dev/shm")), tmp_path / "worker_b"
+    try:
+        assert sync(root, work_dir=worker_a).row_counts == {"customers": 12, "orders": 10}
+        with admin.cursor() as cur:
+            cur.execute(f"INSERT INTO {schema}.customers VALUES (13, 'new', 'n@example.com', %s)", [_at(2, 3)])
+        assert sync(root, work_dir=worker_b).row_counts == {"customers": 1}
+        with pytest.raises(NothingToLoad):  # worker a's own state is older: the committed one counts
+            sync(root, work_dir=worker_a)
+        project = load_project(root)
+        hook = ingest.DuckDBHook(project.warehouse_path, lock_timeout=30)
+        with admin.cursor() as cur:
+            cur.execute(f"INSERT INTO {schema}.customers VALUES (14, 'newer', null, %s)", [_at(2, 4)])
+        # extracted on worker b, never loaded: the next extract on worker a reads the row again
+        extract_source(project, project.source("shop"), hook, run_id="never_loaded", work_dir=worker_b)
+        assert sync(root, work_dir=worker_a).row_counts == {"customers": 1}
+        assert rows(root, "select count(*), count(distinct customer_id), max(customer_id) from raw_shop.customers") \
+            == [(14, 14, 14)]
+        assert not list((worker_a / "dango_shop").glob("load/normalized/*")), "packages left on worker a"
+    finally:
+        shutil.rmtree(worker_a, ignore_errors=True)
 
 
 def test_full_refresh_reads_everything_and_replaces_the_tables(tmp_path, shop, connection_id):
