@@ -1,5 +1,5 @@
 # The Airflow image of docker-compose.yaml: Airflow 3.3 with dango-provider, installed from uv.lock with
-# uv exactly as scripts/test.sh does (plus the postgres and ner extras). Everything is installed at
+# uv exactly as scripts/test.sh does (plus the postgres, ner, celery and ducklake extras). Everything is installed at
 # build time; at run time nothing is downloaded (dlt and Cosmos telemetry, DuckDB extension
 # auto-install and `dbt deps` are off in the provider; Scarf and analytics are off below).
 FROM python:3.11-slim-bookworm
@@ -27,12 +27,12 @@ RUN apt-get update \
 WORKDIR /opt/dango
 # dependencies first (a layer that changes only with the lock), then the project itself
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-install-project --extra postgres --extra ner
+RUN uv sync --frozen --no-install-project --extra postgres --extra ner --extra celery --extra ducklake
 COPY dango_provider ./dango_provider
 COPY dbt ./dbt
 COPY include/data ./include/data
 COPY .dango/sources.yml ./.dango/sources.yml
-RUN uv sync --frozen --no-editable --extra postgres --extra ner \
+RUN uv sync --frozen --no-editable --extra postgres --extra ner --extra celery --extra ducklake \
     && airflow version
 
 # the Airflow user of the official image (uid 50000, group 0); AIRFLOW_HOME group-writable so that

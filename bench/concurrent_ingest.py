@@ -15,7 +15,12 @@ Configurations, each a fresh deployment, printed side by side: the DuckDB file w
 slot (the baseline), and a DuckLake (catalog in a fresh PostgreSQL database on 127.0.0.1:5432, data
 under the project) with a pool of 1, 2 and 4 slots (``--slots``).
 
+``--celery-workers N``: CeleryExecutor (Redis on 127.0.0.1:6379 as the broker) with N workers, each with
+its own working directory and ``[dango] work_dir`` (tests/deployment.py), instead of LocalExecutor; the
+DuckDB file's writer tasks then go to one worker's queue (``[dango] duckdb_queue``).
+
     python bench/concurrent_ingest.py [--sources 4] [--rows 300000] [--warehouse both|duckdb|ducklake] [--slots 1,2,4]
+                                      [--celery-workers 0]
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def _seconds(start, end) -> float:
     return (end - start).total_seconds()
 
 
-def measure(sources: int, rows: int, lake: bool, slots: int) -> dict:
+def measure(sources: int, rows: int, lake: bool, slots: int, celery_workers: int = 0) -> dict:
     """One configuration in a fresh deployment: single-source run times, the makespan of all at once,
     overlapping pool tasks and lock errors."""
     from contextlib import nullcontext
@@ -89,13 +94,18 @@ def measure(sources: int, rows: int, lake: bool, slots: int) -> dict:
             (pg.temporary_database("dango_bench_lake") if lake else nullcontext()) as database:
         tmp_path = Path(tmp)
         project = _project(tmp_path / "project", sources, rows, lake)
-        deployment = Deployment(tmp_path, project, "postgres")
+        deployment = Deployment(tmp_path, project, "postgres",
+                                executor="CeleryExecutor" if celery_workers else "LocalExecutor")
         deployment.env["AIRFLOW__DANGO__POOL_SLOTS"] = str(slots)
         if lake:
             deployment.env["AIRFLOW_CONN_BENCH_LAKE"] = pg.url(database)
+        elif celery_workers:
+            deployment.env["AIRFLOW__DANGO__DUCKDB_QUEUE"] = "duckdb_file"
         dag_ids = [f"dango_ingest__s{i}" for i in range(sources)]
         try:
             deployment.start_all()
+            for n in range(celery_workers):
+                deployment.start_worker(f"w{n}", ("default",) if lake or n else ("default", "duckdb_file"))
             wait_for(lambda: len(deployment.query("select dag_id from dag where dag_id like 'dango_%'"))
                      == sources + 1, 300, "the DAG processor to parse the DAGs")
             run([str(BIN / "airflow"), "dags", "pause", "dango_transform"], deployment.env)
@@ -132,6 +142,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--warehouse", choices=("both", "duckdb", "ducklake"), default="both")
     parser.add_argument("--slots", default="1,2,4", help="pool slots of the DuckLake runs, comma-separated")
+    parser.add_argument("--celery-workers", type=int, default=0, help="CeleryExecutor with this many workers")
     parser.add_argument("--cold-imports", action="store_true")
     args = parser.parse_args()
     code = reexec_isolated(sys.argv)
@@ -139,19 +150,22 @@ def main() -> int:
         return code
 
     print(f"# concurrent ingest: {args.sources} csv sources x {args.rows:,} rows; {versions()}; {code_version()}")
-    print(f"# {import_mode()}")
+    print(f"# {import_mode()}; " + (f"CeleryExecutor, {args.celery_workers} workers" if args.celery_workers
+                                     else "LocalExecutor"))
     configs = [("duckdb file", False, 1)] if args.warehouse in ("both", "duckdb") else []
     if args.warehouse in ("both", "ducklake"):
         configs += [(f"ducklake, pool {n}", True, n) for n in (int(x) for x in args.slots.split(","))]
     results = []
     for label, lake, slots in configs:
-        result = measure(args.sources, args.rows, lake, slots)
+        result = measure(args.sources, args.rows, lake, slots, args.celery_workers)
         results.append((label, result))
         total = sum(result["single"])
         print(f"{label}: one at a time {', '.join(f'{s:.1f}s' for s in result['single'])} (sum {total:.1f}s); "
               f"all at once: makespan {result['makespan']:.1f}s, makespan/sum {result['makespan'] / total:.2f}; "
               f"pool tasks {result['pool_tasks']}, overlapping pairs {result['overlaps']}, "
-              f"'Could not set lock' {result['lock_errors']}", flush=True)
+              f"'Could not set lock' {result['lock_errors']}; "
+              f"{3600 * args.sources / result['makespan'] / max(args.celery_workers, 1):.0f} source runs per hour "
+              f"per {'worker' if args.celery_workers else 'machine'}", flush=True)
     baseline = next((r for label, r in results if label == "duckdb file"), None)
     if baseline:
         print("makespan against the DuckDB file's: " + "; ".join(

@@ -1,5 +1,7 @@
-"""A real Airflow deployment for the scheduler suites: api-server, DAG processor and scheduler
-(LocalExecutor) started as processes, with PostgreSQL on 127.0.0.1:5432 or SQLite as metadata DB."""
+"""A real Airflow deployment for the scheduler suites: api-server, DAG processor and scheduler started as
+processes, with PostgreSQL on 127.0.0.1:5432 or SQLite as metadata DB; LocalExecutor, or CeleryExecutor
+with Redis on 127.0.0.1:6379 as the broker and Celery workers that each stand for a machine of their own
+(their own working directory, log folder and ``[dango] work_dir``)."""
 
 from __future__ import annotations
 
@@ -42,8 +44,10 @@ TELEMETRY_SWITCHES = ("SCARF_NO_ANALYTICS", "DO_NOT_TRACK", "AIRFLOW__COSMOS__EN
 
 
 class Deployment:
-    def __init__(self, tmp_path: Path, project: Path, database: str = "postgres"):
+    def __init__(self, tmp_path: Path, project: Path, database: str = "postgres", executor: str = "LocalExecutor"):
+        self.root = tmp_path
         self.home = tmp_path / "airflow"
+        self.log_folders = [self.home / "logs"]
         self.logs = tmp_path / "component-logs"
         self.logs.mkdir(parents=True)
         self.database = database
@@ -60,7 +64,7 @@ class Deployment:
         self.env = airflow_env(
             self.home, project,
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=conn,
-            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__EXECUTOR=executor,
             AIRFLOW__CORE__PARALLELISM="8",
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{self.port}/execution/",
             AIRFLOW__API__PORT=str(self.port),
@@ -75,7 +79,44 @@ class Deployment:
         self.env = {k: v for k, v in self.env.items() if k not in TELEMETRY_SWITCHES}
         self.env.update(PYTHONPATH=str(NETAUDIT), DANGO_NET_AUDIT_LOG=str(self.network_audit))
         self.procs: dict[str, subprocess.Popen] = {}
+        self.broker_db: int | None = None
+        if executor == "CeleryExecutor":
+            assert database == "postgres", "Celery keeps its results in the metadata database here"
+            self.broker_db = free_redis_db()
+            self.env.update(
+                AIRFLOW__CELERY__BROKER_URL=f"redis://127.0.0.1:6379/{self.broker_db}",
+                AIRFLOW__CELERY__RESULT_BACKEND=f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{self.db_name}",
+                # a worker that died: its task instances fail after 30 s without a heartbeat, then retry
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="30",
+                AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+            )
         run([str(BIN / "airflow"), "db", "migrate"], self.env)
+
+    def start_worker(self, name: str, queues: tuple[str, ...] = ("default",), concurrency: int = 4,
+                     work_dir: Path | None = None) -> Path:
+        """A Celery worker standing for a machine of its own: its own working directory (its cwd), task
+        log folder and ``[dango] work_dir``; the project is what it shares with the others. Returns its
+        directory."""
+        machine = self.root / f"machine-{name}"
+        (machine / "logs").mkdir(parents=True, exist_ok=True)
+        self.log_folders.append(machine / "logs")
+        env = {**self.env, "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(machine / "logs"),
+               "AIRFLOW__DANGO__WORK_DIR": str(work_dir or machine / "work")}
+        out = open(self.logs / f"worker-{name}.log", "a")
+        self.procs[f"worker-{name}"] = subprocess.Popen(
+            [str(BIN / "airflow"), "celery", "worker", "--queues", ",".join(queues), "--concurrency", str(concurrency),
+             "--celery-hostname", f"{name}@%h", "--skip-serve-logs"],
+            env=env, cwd=machine, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        return machine
+
+    def ready(self, dag_count: int, pool_slots: int = 1) -> None:
+        """Wait for the listener to create the writer pool and the DAG processor to parse ``dag_count``
+        dango DAGs."""
+        pool = wait_for(lambda: self.query("select slots from slot_pool where pool = 'dango_duckdb'"),
+                        120, "the listener to create pool dango_duckdb")
+        assert pool == [(pool_slots,)]
+        wait_for(lambda: len(self.query("select dag_id from dag where dag_id like 'dango_%'")) == dag_count,
+                 240, "the DAG processor to parse the DAGs")
 
     def refused_connections(self) -> list[str]:
         """Connections and name lookups beyond this machine that a process tried (and the audit refused)."""
@@ -137,6 +178,8 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
+        if self.broker_db is not None:
+            redis_client(self.broker_db).flushdb()
         if self.database == "postgres":
             admin = psycopg2.connect(dbname="postgres", **PG)
             admin.autocommit = True
@@ -144,7 +187,22 @@ class Deployment:
             admin.close()
 
     def task_logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in (self.home / "logs").rglob("*") if p.is_file())
+        return "\n".join(p.read_text(errors="replace") for folder in self.log_folders
+                         for p in folder.rglob("*") if p.is_file())
+
+
+def redis_client(db: int):
+    import redis
+
+    return redis.Redis(host="127.0.0.1", port=6379, db=db)
+
+
+def free_redis_db() -> int:
+    """A Redis database (1-15) with no keys: the broker of one deployment."""
+    for db in secrets.SystemRandom().sample(range(1, 16), 15):
+        if redis_client(db).dbsize() == 0:
+            return db
+    raise AssertionError("no empty Redis database on 127.0.0.1:6379 for the Celery broker")
 
 
 def built_transform_succeeded(deployment: Deployment) -> bool:

@@ -32,6 +32,7 @@ import pytest
 import yaml
 
 from dango_provider.metabase.versions import METABASE_DUCKDB_DRIVER_VERSION, METABASE_VERSION
+from tests.deployment import free_redis_db, redis_client
 from tests.pg import temporary_database
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,7 @@ COMPOSE = REPO / "docker-compose.yaml"
 CACHE = Path.home() / ".cache" / "dango-test"
 BIN = Path(sys.executable).parent
 AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"]
+WORKERS = ["airflow-worker", "airflow-worker-warehouse"]
 CONTAINER_HOME = "/opt/airflow"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -86,15 +88,25 @@ def render(env_file: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, cwd=REPO)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """(rendered compose config, the secrets in its env file)."""
+def rendered(directory: Path, **settings: str) -> tuple[dict, dict[str, str]]:
     values = generated_secrets()
-    env_file = tmp_path_factory.mktemp("compose") / ".env"
-    env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    env_file = directory / ".env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in {**values, **settings}.items()))
     proc = render(env_file)
     assert proc.returncode == 0, proc.stderr
     return yaml.safe_load(proc.stdout), values
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """(rendered compose config, the secrets in its env file)."""
+    return rendered(tmp_path_factory.mktemp("compose"))
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory):
+    """The same with AIRFLOW_EXECUTOR=CeleryExecutor (used with ``--profile celery``)."""
+    return rendered(tmp_path_factory.mktemp("compose-celery"), AIRFLOW_EXECUTOR="CeleryExecutor")
 
 
 def unescape(text: str) -> str:
@@ -114,7 +126,8 @@ def shell_of(healthcheck: dict) -> str:
 def test_the_file_validates_and_declares_the_stack(stack):
     config, values = stack
     services = config["services"]
-    assert set(services) == {"postgres", "airflow-init", *AIRFLOW_SERVICES, "metabase"}
+    assert set(services) == {"postgres", "airflow-init", *AIRFLOW_SERVICES, "metabase", "redis", *WORKERS}
+    assert {name for name, service in services.items() if service.get("profiles")} == {"redis", *WORKERS}
     assert services["postgres"]["image"].startswith("postgres:")
     assert "pg_isready" in shell_of(services["postgres"]["healthcheck"])
 
@@ -147,6 +160,29 @@ def test_the_file_validates_and_declares_the_stack(stack):
         # only the one-shot init sees the admin and Metabase passwords
         assert not {"AIRFLOW_ADMIN_PASSWORD", "METABASE_ADMIN_PASSWORD"} & set(services[name]["environment"])
     assert set(config["volumes"]) == {"postgres-db", "airflow-home"}
+
+
+def test_the_celery_profile_adds_redis_and_workers_with_their_own_disk(celery_stack):
+    config, values = celery_stack
+    services = config["services"]
+    assert all(services[name]["profiles"] == ["celery"] for name in ("redis", *WORKERS))
+    assert services["redis"]["image"].startswith("redis:7")
+    assert "redis-cli ping" in shell_of(services["redis"]["healthcheck"])
+    assert services["airflow-worker"]["command"] == ["airflow", "celery", "worker", "--queues", "default"]
+    assert services["airflow-worker-warehouse"]["command"] == [
+        "airflow", "celery", "worker", "--queues", "default,duckdb_file"]
+    for name in ["airflow-init", *AIRFLOW_SERVICES, *WORKERS]:
+        env = services[name]["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+        assert env["AIRFLOW__DANGO__DUCKDB_QUEUE"] == "duckdb_file"
+    for name in WORKERS:
+        worker = services[name]
+        assert worker["environment"]["AIRFLOW__DANGO__WORK_DIR"] == "/tmp/dango-work"  # not a shared volume
+        assert f"{REPO / 'project'}:{CONTAINER_HOME}/project:rw" in worker["volumes"]
+        assert worker["depends_on"]["redis"] == {"condition": "service_healthy"}
+        assert "inspect ping" in shell_of(worker["healthcheck"])
+        assert not {"AIRFLOW_ADMIN_PASSWORD", "METABASE_ADMIN_PASSWORD"} & set(worker["environment"])
 
 
 def test_metabase_runs_the_pinned_versions_on_a_glibc_java_image_and_reads_the_serving_copy_read_only(stack):
@@ -206,11 +242,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def local_environment(service: dict, home: Path, database: str, port: int) -> dict[str, str]:
+def local_environment(service: dict, home: Path, database: str, port: int, broker_db: int = 0) -> dict[str, str]:
     """The service's rendered environment with container paths and hosts mapped to this machine."""
     env = {key: str(value).replace(CONTAINER_HOME, str(home)) for key, value in service["environment"].items()}
+    if "AIRFLOW__DANGO__WORK_DIR" in env:  # the container's own disk
+        env["AIRFLOW__DANGO__WORK_DIR"] = str(home / "container-disk" / "dango-work")
     env.update({
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+        "HOSTNAME": socket.gethostname(),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
@@ -229,9 +270,13 @@ def session_processes(sid: int) -> list[str]:
 
 
 @pytest.mark.timeout(600)
-def test_every_airflow_process_of_the_file_starts_and_becomes_healthy(stack, tmp_path):
-    config, values = stack
+@pytest.mark.parametrize("profile", ["default", "celery"])
+def test_every_airflow_process_of_the_file_starts_and_becomes_healthy(request, tmp_path, profile):
+    """With the Celery profile also both workers, against Redis on 127.0.0.1 as the broker."""
+    config, values = request.getfixturevalue("celery_stack" if profile == "celery" else "stack")
     services = config["services"]
+    components = AIRFLOW_SERVICES + (WORKERS if profile == "celery" else [])
+    broker_db = free_redis_db() if profile == "celery" else 0
     home = tmp_path / "opt-airflow"
     home.mkdir()
     logs = tmp_path / "logs"
@@ -242,7 +287,7 @@ def test_every_airflow_process_of_the_file_starts_and_becomes_healthy(stack, tmp
         try:
             # airflow-init, as the file runs it
             init = services["airflow-init"]
-            init_env = local_environment(init, home, database, port)
+            init_env = local_environment(init, home, database, port, broker_db)
             command = [unescape(part) for part in init["command"]]
             done = subprocess.run(command, env=init_env, capture_output=True, text=True, timeout=300)
             output = done.stdout + done.stderr
@@ -265,12 +310,12 @@ def test_every_airflow_process_of_the_file_starts_and_becomes_healthy(stack, tmp
                 con.close()
 
             # the long-running components, with the file's command lines
-            envs = {name: local_environment(services[name], home, database, port) for name in AIRFLOW_SERVICES}
-            for name in AIRFLOW_SERVICES:
+            envs = {name: local_environment(services[name], home, database, port, broker_db) for name in components}
+            for name in components:
                 with open(logs / f"{name}.log", "w") as out:
                     started[name] = subprocess.Popen(services[name]["command"], env=envs[name], stdout=out,
                                                      stderr=subprocess.STDOUT, start_new_session=True)
-            pending = set(AIRFLOW_SERVICES)
+            pending = set(components)
             deadline = time.monotonic() + 240
             while pending and time.monotonic() < deadline:
                 for name in sorted(pending):
@@ -314,4 +359,6 @@ def test_every_airflow_process_of_the_file_starts_and_becomes_healthy(stack, tmp
                         os.killpg(proc.pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
+            if profile == "celery":
+                redis_client(broker_db).flushdb()
     assert not any(left.values()), f"processes left: {left}"
