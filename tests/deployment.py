@@ -28,14 +28,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 2.0):
+def wait_for(predicate, timeout: float, what: str, interval: float = 2.0, explain=None):
+    """Poll ``predicate`` until it returns a true value; on time-out, fail with ``explain()`` (what the
+    deployment was doing) in the message."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f"\n{explain()}" if explain else ""))
 
 
 NETAUDIT = Path(__file__).resolve().parent / "netaudit"
@@ -117,6 +119,19 @@ class Deployment:
         assert pool == [(pool_slots,)]
         wait_for(lambda: len(self.query("select dag_id from dag where dag_id like 'dango_%'")) == dag_count,
                  240, "the DAG processor to parse the DAGs")
+
+    def unfinished(self) -> str:
+        """Runs and task instances that have not succeeded, with where they ran: a time-out's explanation."""
+        runs = self.query("select dag_id, run_id, state, start_date, end_date from dag_run "
+                          "where state != 'success' order by dag_id")
+        tasks = self.query("select dag_id, task_id, state, try_number, hostname, queue, pool, start_date, end_date "
+                           "from task_instance where state is null or state != 'success' order by dag_id, task_id")
+        transforms = self.query("select r.run_id, r.state, r.start_date, t.state from dag_run r join task_instance t "
+                                "on t.dag_id = r.dag_id and t.run_id = r.run_id and t.task_id = 'sources_ready' "
+                                "where r.dag_id = 'dango_transform' order by r.start_date")
+        events = self.query("select source_dag_id, timestamp from asset_event order by timestamp")
+        return "\n".join(["runs not succeeded:", *map(str, runs), "task instances not succeeded:", *map(str, tasks),
+                          "transform runs (sources_ready):", *map(str, transforms), "asset events:", *map(str, events)])
 
     def refused_connections(self) -> list[str]:
         """Connections and name lookups beyond this machine that a process tried (and the audit refused)."""
@@ -207,13 +222,14 @@ def free_redis_db() -> int:
 
 def built_transform_succeeded(deployment: Deployment) -> bool:
     """A dango_transform run succeeded that did build (its sources_ready check passed, not skipped) and
-    started after the last ingest run ended: a run that started earlier may have built only the sources
-    that were ready then (the rest left out)."""
+    started after the last ingest published its raw data (the asset event of its last task): a run that
+    started earlier may have built only the sources that were ready then (the rest left out). The ingest
+    run's own end comes later than its event, often after the transform run it triggered started."""
     return bool(deployment.query(
         "select 1 from dag_run r join task_instance t on t.dag_id = r.dag_id and t.run_id = r.run_id "
         "where r.dag_id = 'dango_transform' and r.state = 'success' "
         "and t.task_id = 'sources_ready' and t.state = 'success' and r.start_date >= "
-        "(select max(end_date) from dag_run where dag_id like 'dango_ingest__%')"))
+        "(select max(timestamp) from asset_event where source_dag_id like 'dango_ingest__%')"))
 
 
 def ingest_and_transform_done(deployment: Deployment, ingest_ids: list[str]):

@@ -33,6 +33,13 @@ COMMIT_ATTEMPTS = 5
 T = TypeVar("T")
 
 
+def _lost_creation_race(exc: BaseException) -> bool:
+    """The first attaches of a new lake raced to create its catalog in PostgreSQL and this one lost
+    (PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS`` is not safe against a concurrent one): attach again."""
+    text = str(exc)
+    return "Failed to initialize DuckLake" in text and "duplicate key value" in text
+
+
 def is_conflict(exc: BaseException) -> bool:
     """A DuckLake commit refused because a concurrent transaction committed a conflicting change first."""
     import duckdb
@@ -94,18 +101,23 @@ class DuckLakeHook(Warehouse):
 
         if not read_only:
             self.data_path.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(config=packaged_config(*EXTENSIONS))
-        try:
-            for name in EXTENSIONS:
-                con.execute(f"LOAD {name}")
-            con.execute(self.attach_statement(read_only=read_only))
-            con.execute(f"USE {quote_identifier(LAKE_ALIAS)}")
-        except duckdb.Error as exc:
-            con.close()
-            # DuckDB's message quotes the catalog URL, password included
-            raise DangoError(f"cannot attach the DuckLake of Airflow connection '{self.catalog_conn_id}' "
-                             f"(data under {self.data_path}): {scrub_url_credentials(str(exc))}") from None
-        return con
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            con = duckdb.connect(config=packaged_config(*EXTENSIONS))
+            try:
+                for name in EXTENSIONS:
+                    con.execute(f"LOAD {name}")
+                con.execute(self.attach_statement(read_only=read_only))
+                con.execute(f"USE {quote_identifier(LAKE_ALIAS)}")
+                return con
+            except duckdb.Error as exc:
+                con.close()
+                if _lost_creation_race(exc) and attempt < COMMIT_ATTEMPTS:
+                    time.sleep(0.2 * attempt * (0.5 + random.random()))
+                    continue
+                # DuckDB's message quotes the catalog URL, password included
+                raise DangoError(f"cannot attach the DuckLake of Airflow connection '{self.catalog_conn_id}' "
+                                 f"(data under {self.data_path}): {scrub_url_credentials(str(exc))}") from None
+        raise AssertionError("unreachable")
 
     def transaction(self, work: Callable[[Any], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
         """``work(connection)`` in one transaction, committed; run again on a fresh transaction while its

@@ -98,6 +98,12 @@ class RunStash:
             os.replace(package, normalized / package.name)
         return [i for i in ids if (normalized / i).exists()]
 
+    def begun(self, working_dir: Path) -> list[str]:
+        """Load ids of this run that an earlier attempt began loading (killed before it finished):
+        still in the working directory's normalized packages. Call before ``unpark``."""
+        normalized = working_dir / "load" / "normalized"
+        return [i for i in self.loading() if (normalized / i).is_dir()]
+
     def loading(self) -> list[str]:
         marker = self.path / "loading.json"
         return json.loads(marker.read_text()) if marker.exists() else []

@@ -328,6 +328,7 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
         started_at = datetime.now(UTC)  # the write window starts once the lock is held
         log.info("warehouse lock acquired after %.2fs", waited)
         working_dir = pipelines_dir(project) / Naming.pipeline_name(source.name)
+        begun = stash.begun(working_dir)
         load_ids = stash.unpark(working_dir)
         already = [i for i in stash.loading() if (working_dir / "load" / "loaded" / i).exists()]
         if not load_ids and already:
@@ -354,6 +355,8 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
                 raise IngestError(f"source '{source.name}': {problem}; nothing was loaded. Run the source once with "
                                   f"full_refresh (airflow dags trigger {Naming.ingest_dag_id(source.name)} "
                                   "--conf '{\"full_refresh\": true}'): it reads everything into this warehouse")
+            if begun:
+                _restart_begun_packages(warehouse, source, working_dir, begun)
             previous_state = stash.apply_state(working_dir)
             stash.install_schemas(working_dir)
             pipeline = pipeline_for(project, source, destination=warehouse.dlt_destination())
@@ -382,6 +385,20 @@ def load_source(project: Project, source: Source, warehouse, *, owner: str, extr
         log.info("source '%s': table %s: %d rows loaded", source.name, table, rows)
     return LoadResult(source=source.name, row_counts=row_counts, load_ids=load_ids,
                       started_at=started_at.isoformat(), finished_at=finished_at.isoformat(), lock_wait_seconds=waited)
+
+
+def _restart_begun_packages(warehouse, source: Source, working_dir: Path, load_ids: list[str]) -> None:
+    """Packages an earlier, killed attempt began loading load again from their start, the rows they
+    already wrote removed (a resumed package may write rows twice: ``sources.resume``)."""
+    from dango_provider.sources.resume import delete_package_rows, restart_package
+
+    dataset = Naming.raw_schema(source.name)
+    for load_id in load_ids:
+        tables = restart_package(working_dir / "load" / "normalized" / load_id)
+        warehouse.transaction(lambda con, tables=tables, load_id=load_id:
+                              delete_package_rows(con, dataset, tables, load_id))
+        log.info("source '%s': package %s was begun by an earlier attempt of this run: its rows in %s removed, "
+                 "loading it again from its start", source.name, load_id, ", ".join(tables) or "no append table")
 
 
 def _warehouse_problem(warehouse, state_dir: Path, *, full_read: bool) -> str | None:

@@ -139,3 +139,27 @@ def test_dbt_builds_into_the_lake_from_what_dlt_loaded(lake, tmp_path):
     assert count(lake, "select count(*) from main.big_order_ids") == 50
     assert list(Path(lake.data_path).rglob("*.parquet")), "the data is Parquet files under the data path"
     assert PASSWORD not in json.dumps(lake.dbt_env())
+
+
+FIRST_ATTACH = """
+import sys, time
+from dango_provider.hooks.ducklake import DuckLakeHook
+hook = DuckLakeHook("lake_catalog", sys.argv[1])
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.001)
+hook.connect().close()
+"""
+
+
+def test_first_attaches_of_a_new_lake_at_once_all_succeed(lake):
+    """Tasks of several sources attach a lake nobody created yet at the same moment: each of them
+    attaches (those that lost the race to create the catalog attach again)."""
+    import subprocess
+    import sys
+    import time
+
+    start = str(time.time() + 6)
+    procs = [subprocess.Popen([sys.executable, "-c", FIRST_ATTACH, str(lake.data_path), start],
+                              stderr=subprocess.PIPE, text=True, env=os.environ) for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, "\n".join(e[-1500:] for e in errors if e)

@@ -292,3 +292,53 @@ def test_an_older_runs_schema_never_replaces_a_newer_one(tmp_path):
     assert (shared / "schemas" / "s.schema.json").read_text() == '{"version": 5}'
     RunStash(tmp_path / "state", "newer").install_schemas(shared)
     assert (shared / "schemas" / "s.schema.json").read_text() == '{"version": 6}'
+
+
+KILL_AFTER_COMMITS = """
+import os, sys
+from dlt.common.storages.load_package import PackageStorage
+from dango_provider.config.loader import load_project
+from dango_provider.hooks.duckdb import DuckDBHook
+from dango_provider.sources.runner import extract_source, load_source
+
+commits = []
+real = PackageStorage.save_pending_transition
+
+def committed_then_die(self, load_id, file_name, *args, **kwargs):
+    if not file_name.startswith("_dlt") and len(commits) >= int(sys.argv[3]):
+        os._exit(9)  # the job's rows are committed in the warehouse; dlt has not recorded it done
+    commits.append(file_name)
+    return real(self, load_id, file_name, *args, **kwargs)
+
+PackageStorage.save_pending_transition = committed_then_die
+project = load_project(sys.argv[1])
+source = project.source(sys.argv[2])
+hook = DuckDBHook(project.warehouse_path, lock_timeout=30)
+extracted = extract_source(project, source, hook, run_id="r1")
+load_source(project, source, hook, owner="killed", extracted=extracted.__dict__, run_id="r1")
+"""
+
+
+@pytest.mark.parametrize(("name", "commits_before_death"), [("orders", 0), ("orders", 1), ("events", 0)])
+def test_a_load_killed_after_its_jobs_committed_is_resumed_without_duplicates(tmp_path, name, commits_before_death):
+    """The worker dies between a job's commit and dlt marking it done (orders: merge through dlt's staging
+    dataset, killed after the staging copy or after the merge; events: plain append): the retry of the
+    same run loads each row once, and the next run still adds to it."""
+    root = make_project(tmp_path / "project")
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_COMMITS, str(root), name, str(commits_before_death)],
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == 9, killed.stderr[-3000:]
+    project = load_project(root)
+    source = project.source(name)
+    hook = DuckDBHook(project.warehouse_path, lock_timeout=30)
+    load_source(project, source, hook, owner="retry", extracted=None, run_id="r1")
+    table = {"orders": "raw_orders.orders", "events": "raw_events.events"}[name]
+    expected = {"orders": [(1, 10.0), (2, 20.0), (3, 30.0)], "events": [("a", 1), ("b", 2)]}[name]
+    columns = {"orders": "order_id, amount", "events": "event, n"}[name]
+    assert rows(root, f"select {columns} from {table} order by 1") == expected
+    assert rows(root, f"select count(*) from raw_{name}._dlt_loads") == [(1,)]
+    data = root / "data" / name / f"{name}_2.csv"
+    data.write_text({"orders": "order_id,amount\n4,40.0\n", "events": "event,n\nc,3\n"}[name])
+    sync(root, name)
+    assert rows(root, f"select count(*), count(distinct {columns.split(',')[0]}) from {table}") == [(4, 4)] \
+        if name == "orders" else [(3, 3)]

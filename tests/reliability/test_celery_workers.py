@@ -121,8 +121,8 @@ def test_ten_sources_on_celery_workers_one_killed_mid_load(tmp_path, monkeypatch
             machines = [machine_a,
                         deployment.start_worker("b", ("default",)),
                         deployment.start_worker("c", queues)]  # a's replacement: the file's queue too
-            wait_for(ingest_and_transform_done(deployment, ingest_ids), 1500,
-                     "all ingest runs and the transform to succeed", interval=5)
+            wait_for(ingest_and_transform_done(deployment, ingest_ids), 600,
+                     "all ingest runs and the transform to succeed", interval=5, explain=deployment.unfinished)
             killed = deployment.query("select try_number, state from task_instance "
                                       "where dag_id = 'dango_ingest__s00' and task_id = 'load'")
             pool_windows = deployment.query(
