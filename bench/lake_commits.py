@@ -20,7 +20,8 @@ docs/decisions/0012-scale-out.md.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,9 +45,11 @@ def _warehouse(kind: str, where: str, catalog: str):
     return DuckLakeHook("bench_lake", Path(where) / "lake")
 
 
-def _writer(kind: str, where: str, catalog: str, table: str, seconds: float, start_at: float, out) -> None:
+def _writer(kind: str, where: str, catalog: str, table: str, seconds: float, start_at: float) -> None:
+    """One writer (a process of its own, run as ``--child``): prints its commits and the mean time of
+    one ``Warehouse.transaction`` as JSON."""
     warehouse = _warehouse(kind, where, catalog)
-    warehouse.transaction(lambda con: con.execute(f"create table if not exists {table} (n integer, at timestamp)"))
+    warehouse.transaction(lambda con: con.execute(f"create table if not exists {table} (n integer, written_at timestamp)"))
     con = warehouse.connect()
     while time.time() < start_at:
         time.sleep(0.01)
@@ -60,7 +63,7 @@ def _writer(kind: str, where: str, catalog: str, table: str, seconds: float, sta
     started = time.monotonic()
     for n in range(5):
         warehouse.transaction(lambda c, n=n: c.execute(f"insert into {table} values (?, now())", [-n]))
-    out.put((table, commits, (time.monotonic() - started) / 5))
+    print(json.dumps([commits, (time.monotonic() - started) / 5]), flush=True)
 
 
 def measure(kind: str, writers: int, seconds: float) -> list[tuple]:
@@ -73,16 +76,13 @@ def measure(kind: str, writers: int, seconds: float) -> list[tuple]:
         catalog = pg.url(database) if database else ""
         if kind == "ducklake":  # create the lake once, before the writers race for it
             _warehouse(kind, where, catalog).transaction(lambda con: con.execute("select 1"))
-        out = multiprocessing.get_context("spawn").Queue()
         start_at = time.time() + 8  # every writer has imported and attached before the clock starts
-        procs = [multiprocessing.get_context("spawn").Process(
-            target=_writer, args=(kind, where, catalog, f"w{i}", seconds, start_at, out)) for i in range(writers)]
-        for proc in procs:
-            proc.start()
-        counts = [out.get(timeout=seconds + 120)[1:] for _ in procs]
-        for proc in procs:
-            proc.join(timeout=60)
-    return counts
+        procs = [subprocess.Popen([sys.executable, __file__, "--child", kind, where, catalog, f"w{i}", str(seconds),
+                                   str(start_at)], stdout=subprocess.PIPE, text=True) for i in range(writers)]
+        outputs = [proc.communicate(timeout=seconds + 120)[0] for proc in procs]
+        if any(proc.returncode for proc in procs):
+            raise SystemExit(f"a writer failed: exit codes {[proc.returncode for proc in procs]}")
+    return [tuple(json.loads(out.strip().splitlines()[-1])) for out in outputs]
 
 
 def main() -> int:
@@ -90,7 +90,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--writers", default="1,2,4", help="concurrent lake writers, comma-separated")
     parser.add_argument("--cold-imports", action="store_true")
+    parser.add_argument("--child", nargs=6, metavar=("KIND", "WHERE", "CATALOG", "TABLE", "SECONDS", "START"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        kind, where, catalog, table, seconds, start_at = args.child
+        _writer(kind, where, catalog, table, float(seconds), float(start_at))
+        return 0
     code = reexec_isolated(sys.argv)
     if code is not None:
         return code
