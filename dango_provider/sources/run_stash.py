@@ -14,7 +14,8 @@ On several workers the stash is also the hand-over: an extract may run in a work
 worker's own disk (``[dango] work_dir``), starting from the committed state and schemas of the shared
 working directory (``sync_working_dir``); it parks its packages and schemas in the stash, which lies in
 the shared project, and the load, on whichever worker, loads them in the shared working directory. A
-load killed with its worker leaves its packages there, and the retry on another worker resumes them.
+load killed with its worker leaves its packages there, and the retry on another worker loads them again
+from their start (``sources.resume``).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class RunStash:
         """Put the run's packages back into the working directory for loading; return their load ids.
 
         The ids are written to ``loading.json`` first: when the load is killed, its packages stay in
-        the working directory (partly loaded) and a retry of the same run resumes them.
+        the working directory (partly loaded) and a retry of the same run loads them again (``begun``).
         """
         normalized = working_dir / "load" / "normalized"
         # dlt's load folders (its normalize creates them; an extract on another worker did not run here)
