@@ -9,9 +9,7 @@ the whole process group on exit (the server forks workers). ``make_served_projec
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -22,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, airflow_env, run
+from tests.conftest import BIN, airflow_env, run, stop_group
 
 
 def free_port() -> int:
@@ -48,18 +46,6 @@ class ApiServer:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
 
 
 def prepare_airflow_home(home: Path, project: Path, *, trigger: tuple[str, ...] = ()) -> Path:
@@ -120,7 +106,7 @@ def api_server(airflow_home: Path, workdir: Path, project: Path | None, *, users
             time.sleep(1)
         yield server
     finally:
-        _stop(server.process)
+        stop_group(server.process)
 
 
 # --- the project the plugin suites serve --------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,23 @@ def run(args: list[str], env: dict[str, str], *, check: bool = True, timeout: fl
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
     return proc
+
+
+def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM ``process`` with every process it started; SIGKILL them if they are not gone after ``grace``
+    seconds (an Airflow scheduler or api-server may wait on its children past any patience)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

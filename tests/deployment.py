@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.conftest import BIN, airflow_env, run
+from tests.conftest import BIN, airflow_env, run, stop_group
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -182,16 +182,13 @@ class Deployment:
         run([str(BIN / "airflow"), "dags", "trigger", dag_id], self.env)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
+        for proc in self.procs.values():  # all at once, then each waited for (or killed)
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
         for proc in self.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc)
         self.procs.clear()
         if self.broker_db is not None:
             redis_client(self.broker_db).flushdb()

@@ -33,11 +33,17 @@ COMMIT_ATTEMPTS = 5
 T = TypeVar("T")
 
 
+#: what PostgreSQL says to the losers of concurrent creations of one catalog: ``CREATE SCHEMA IF NOT EXISTS``
+#: and ``CREATE TABLE`` are not safe against a concurrent one (a unique index of pg_namespace or pg_type,
+#: or the relation a winner created while this one checked)
+_CREATION_RACE = ("duplicate key value", "already exists")
+
+
 def _lost_creation_race(exc: BaseException) -> bool:
-    """The first attaches of a new lake raced to create its catalog in PostgreSQL and this one lost
-    (PostgreSQL's ``CREATE SCHEMA IF NOT EXISTS`` is not safe against a concurrent one): attach again."""
+    """The first attaches of a new lake raced to create its catalog in PostgreSQL and this one lost: attach
+    again (the catalog is then there, or its creator's transaction is still open and the next try waits)."""
     text = str(exc)
-    return "Failed to initialize DuckLake" in text and "duplicate key value" in text
+    return "Failed to initialize DuckLake" in text and any(sign in text for sign in _CREATION_RACE)
 
 
 def is_conflict(exc: BaseException) -> bool:

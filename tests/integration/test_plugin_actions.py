@@ -6,9 +6,7 @@ origin or without the form's token. Each action leaves an audit record (who, whe
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import sqlite3
 import subprocess
 from html import unescape
@@ -19,7 +17,7 @@ import pytest
 
 from dango_provider.core.governance_state import drift_blocked
 from tests.apiserver import ApiServer, api_server, make_served_project, prepare_airflow_home
-from tests.conftest import BIN, run
+from tests.conftest import BIN, run, stop_group
 from tests.deployment import wait_for
 
 pytestmark = pytest.mark.slow
@@ -140,8 +138,7 @@ def test_an_editor_re_runs_and_reloads_a_source_from_the_overview(server, projec
         assert refresh.status_code == 303
         wait_for(lambda: _states(home) == ["success", "success"], 300, "the full refresh to succeed")
     finally:
-        os.killpg(scheduler.pid, signal.SIGTERM)
-        scheduler.wait(timeout=60)
+        stop_group(scheduler)
     runs = dag_runs(home, "dango_ingest__orders")
     assert [conf for _, conf in runs] == [{"requested_by": "ana"}, {"requested_by": "ana", "full_refresh": True}]
     logs = "\n".join(p.read_text(errors="replace") for p in (home / "logs").rglob("*.log")
