@@ -37,6 +37,18 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'
 #: files of the docs site that are served (dbt's target also holds compiled SQL, logs, pickles ...)
 DOCS_SUFFIXES = {".html", ".json", ".js", ".css", ".svg", ".png", ".ico", ".woff", ".woff2"}
 NO_STORE = {"Cache-Control": "no-store"}
+#: dbt's docs site pins its body and its fixed-position frame to at least 960 px: in a narrower window (a
+#: laptop split in two, the Airflow UI's side panel) the right of every page is cut off, out of reach.
+#: Served with this added, the frame follows the window; wide tables and code scroll inside their card.
+NARROW_DOCS_STYLE = ("<style id=\"dango-narrow-docs\">@media (max-width: 960px) "
+                     "{ body, .app, .layout { min-width: 0 !important; } }</style>")
+
+
+def _docs_index(path: Path) -> str:
+    """dbt's ``index.html`` with ``NARROW_DOCS_STYLE`` at the end of its head (after dbt's own styles)."""
+    html = path.read_text(encoding="utf-8")
+    head_end = html.find("</head>")
+    return html if head_end < 0 else html[:head_end] + NARROW_DOCS_STYLE + html[head_end:]
 
 
 def _airflow_root(request: Request) -> str:
@@ -257,8 +269,11 @@ def create_app() -> FastAPI:
                 status_code=404)
         if not _servable(docs_dir, target):
             raise StarletteHTTPException(404, detail=f"no file '{path}' in the dbt docs")
+        headers = {"Content-Security-Policy": DOCS_CSP, **NO_STORE}
+        if target == docs_dir / "index.html":
+            return HTMLResponse(_docs_index(target), headers=headers)
         media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return FileResponse(target, media_type=media_type, headers={"Content-Security-Policy": DOCS_CSP, **NO_STORE})
+        return FileResponse(target, media_type=media_type, headers=headers)
 
     @app.get("/dags/{dag_id}")
     def dag_tab(request: Request, dag_id: str) -> Response:

@@ -250,5 +250,11 @@ def test_the_dbt_docs_site_renders_at_800_pixels(browser, server, tmp_path):
         fetched = browser.script("return performance.getEntriesByType('resource').map(e => e.name)")
         assert fetched and all(url.startswith(f"{server.url}/dango/docs/") for url in fetched), fetched
         browser.screenshot(tmp_path / "dbt_docs_800.png")
+        # dbt's frame is fixed to the window (no scroll bar at all): it must not be wider, or its right is cut off
+        frame, window = browser.script("return [document.querySelector('.app').getBoundingClientRect().right, "
+                                       "document.documentElement.clientWidth]")
+        assert frame <= window, f"the dbt docs are {frame - window}px wider than the 800 px window, cut off"
+        overflow = browser.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"the dbt docs scroll {overflow}px sideways at 800 px"
     finally:
         browser.resize(1400, 1000)
