@@ -220,9 +220,9 @@ def _warehouse_report(project) -> list[str]:
 
 def _alert_connection_report(project) -> list[str]:
     """One line per Airflow connection an alert sends through (the default SMTP connection not included)."""
-    names = sorted({alert.webhook or alert.smtp_conn_id
+    names = sorted({alert.connection
                     for alerts in [project.config.defaults.alerts, *(s.alerts or [] for s in project.config.sources)]
-                    for alert in alerts if alert.webhook or alert.smtp_conn_id})
+                    for alert in alerts if alert.connection})
     lines = []
     for name in names:
         defined = _connection_defined(name)

@@ -192,22 +192,30 @@ def _all_alert_events() -> list[AlertEvent]:
 
 
 class Alert(StrictModel):
-    """One alert destination, through Airflow's notifiers: ``webhook`` names an Airflow HTTP connection
-    (a JSON POST with a ``text`` field, which Slack's incoming webhooks accept), ``email`` lists recipients
-    sent through an SMTP connection (``smtp_conn_id``, default Airflow's ``[email] email_conn_id``).
-    ``events`` picks the events (all four by default; YAML reads a bare ``on`` key as true)."""
+    """One alert destination, through Airflow's notifiers: ``slack`` names an Airflow Slack incoming-webhook
+    connection (the Slack provider's notifier), ``webhook`` an Airflow HTTP connection (a JSON POST with a
+    ``text`` field), ``email`` lists recipients sent through an SMTP connection (``smtp_conn_id``, default
+    Airflow's ``[email] email_conn_id``). ``events`` picks the events (all four by default; YAML reads a
+    bare ``on`` key as true)."""
 
+    slack: str | None = Field(default=None, description="Airflow connection id of type slackwebhook; its "
+                              "password is the webhook's token (or whole URL).")
     webhook: str | None = Field(default=None, description="Airflow HTTP connection id; its host is the whole "
-                                "webhook URL, which is a secret for Slack and many others.")
+                                "webhook URL, which is a secret for many services.")
     email: list[str] | None = None
     smtp_conn_id: str | None = None
     events: list[AlertEvent] = Field(default_factory=_all_alert_events)
 
+    @property
+    def connection(self) -> str | None:
+        """The Airflow connection the alert sends through (None: e-mail through the default one)."""
+        return self.slack or self.webhook or self.smtp_conn_id
+
     @model_validator(mode="after")
     def _one_destination(self) -> Alert:
-        if (self.webhook is None) == (self.email is None):
-            raise ValueError("an alert names exactly one destination: webhook (an Airflow HTTP connection id) "
-                             "or email (a list of addresses)")
+        if [self.slack, self.webhook, self.email].count(None) != 2:
+            raise ValueError("an alert names exactly one destination: slack (an Airflow Slack webhook connection "
+                             "id), webhook (an Airflow HTTP connection id) or email (a list of addresses)")
         if self.email is None and self.smtp_conn_id is not None:
             raise ValueError("smtp_conn_id belongs to an email alert")
         if not self.events:

@@ -1,10 +1,11 @@
 """Alerts on a failed ingest, a drift block, a PII block and a stale source, delivered through Airflow's
-own notifiers (``HttpNotifier`` for webhooks, ``SmtpNotifier`` for e-mail) with the destinations'
-credentials in Airflow connections.
+own notifiers (``SlackWebhookNotifier`` for Slack, ``HttpNotifier`` for webhooks, ``SmtpNotifier`` for
+e-mail) with the destinations' credentials in Airflow connections.
 
 The text of an alert carries an error line, which may quote data: it is never rendered as a template
 (``notify`` is called, not the notifier itself, which would render its fields with Jinja), it is HTML
-escaped in e-mail, and URL credentials are replaced by ``***``. A destination that cannot be reached is
+escaped in e-mail, escaped for Slack (whose ``<...>`` are links and mentions such as ``<!channel>``), and
+URL credentials are replaced by ``***``. A destination that cannot be reached is
 logged as a warning naming it and never changes the outcome of the task that sent the alert.
 """
 
@@ -44,7 +45,19 @@ def alert_payload(event: str, source: str, detail: str, context: Any) -> dict[st
             "at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
+def slack_escaped(text: str) -> str:
+    """``text`` shown as written in Slack: its control characters ``&``, ``<`` and ``>`` escaped, so text
+    from data cannot ping a channel (``<!channel>``) or show a link under other words (``<url|words>``)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _notifier(alert: Alert, payload: dict[str, Any]):
+    if alert.slack is not None:
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+        # the connection's password (the webhook's token) is masked in task logs by Airflow
+        return SlackWebhookNotifier(slack_webhook_conn_id=alert.slack, text=slack_escaped(payload["text"]),
+                                    unfurl_links=False, unfurl_media=False)
     if alert.webhook is not None:
         from airflow.providers.http.notifications.http import HttpNotifier
 
@@ -80,8 +93,12 @@ def _mask_webhook_url(conn_id: str) -> None:
 
 
 def _destination(alert: Alert) -> str:
-    return f"webhook connection '{alert.webhook}'" if alert.webhook else f"e-mail through '{alert.smtp_conn_id}'" \
-        if alert.smtp_conn_id else "e-mail through the default SMTP connection"
+    if alert.slack:
+        return f"Slack connection '{alert.slack}'"
+    if alert.webhook:
+        return f"webhook connection '{alert.webhook}'"
+    return f"e-mail through '{alert.smtp_conn_id}'" if alert.smtp_conn_id else \
+        "e-mail through the default SMTP connection"
 
 
 def _reason(exc: Exception) -> str:

@@ -1,5 +1,6 @@
 """Alerts from sources.yml delivered through Airflow's notifiers to local receiving servers: an HTTP server
-standing in for a webhook (Slack's incoming webhook included) and an SMTP server (aiosmtpd). Real Airflow
+standing in for a webhook and for Slack's incoming webhooks (the Slack provider's notifier and slack_sdk
+post to it) and an SMTP server (aiosmtpd). Real Airflow
 (`airflow dags test`), dlt, DuckDB and Presidio. Covers a failed ingest, a drift block, a PII block and a
 stale source; a per-source list replacing the defaults; an unreachable destination that changes nothing
 and leaks nothing; error text from data that is neither rendered as a template nor as HTML."""
@@ -21,6 +22,7 @@ from tests.deployment import free_port
 pytestmark = pytest.mark.slow
 
 HOOK_PATH = "/services/T000/B000/hooktok3n"
+SLACK_TOKEN = "T000/B000/slacktok3n"
 SOURCES = """\
 version: "1.0"
 defaults:
@@ -32,6 +34,8 @@ defaults:
       events: [failed]
     - webhook: dead_hook
       events: [drift_block]
+    - slack: alerts_slack
+      events: [failed, drift_block]
 transform: {governance_timeout: 4s, poll_interval: 1s}
 sources:
   - name: orders
@@ -88,7 +92,15 @@ def _html(message) -> str:
 
 
 def _events(webhook: Webhook) -> list[str]:
-    return [payload["event"] for _, payload in webhook.posts]
+    return [payload["event"] for path, payload in webhook.posts if path == HOOK_PATH]
+
+
+def _hook_payloads(webhook: Webhook) -> list[dict]:
+    return [payload for path, payload in webhook.posts if path == HOOK_PATH]
+
+
+def _slack_texts(webhook: Webhook) -> list[str]:
+    return [payload["text"] for path, payload in webhook.posts if path == f"/services/{SLACK_TOKEN}"]
 
 
 def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airflow_home):
@@ -104,6 +116,8 @@ def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airf
             airflow_home, project,
             AIRFLOW_CONN_ALERTS_HOOK=json.dumps({"conn_type": "http",
                                                  "host": f"http://127.0.0.1:{webhook.server_port}{HOOK_PATH}"}),
+            AIRFLOW_CONN_ALERTS_SLACK=json.dumps({"conn_type": "slackwebhook", "password": SLACK_TOKEN,
+                                                  "host": f"http://127.0.0.1:{webhook.server_port}/services"}),
             AIRFLOW_CONN_DEAD_HOOK=json.dumps({"conn_type": "http",
                                                "host": f"http://127.0.0.1:{free_port()}/services/T000/B000/deadtok3n"}),
             AIRFLOW_CONN_ALERTS_SMTP=json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port,
@@ -112,6 +126,7 @@ def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airf
         validate = run([str(BIN / "dango"), "validate", str(project)], env).stdout
         assert "credentials: alerts: Airflow connection alerts_hook: defined" in validate
         assert "credentials: alerts: Airflow connection alerts_smtp: defined" in validate
+        assert "credentials: alerts: Airflow connection alerts_slack: defined" in validate
         unset = run([str(BIN / "dango"), "validate", str(project)],
                     {k: v for k, v in env.items() if k != "AIRFLOW_CONN_DEAD_HOOK"}).stdout
         assert "credentials: alerts: Airflow connection dead_hook: not defined (`airflow connections add` or " \
@@ -138,13 +153,16 @@ def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airf
         drift = run([airflow, "dags", "test", "dango_ingest__orders"], env)
         log = drift.stdout + drift.stderr
         assert _events(webhook) == ["stale", "drift_block"]
-        payload = webhook.posts[-1][1]
+        payload = _hook_payloads(webhook)[-1]
         assert "note" in payload["detail"] and "dango drift accept orders" in payload["detail"]
         assert payload["dag_id"] == "dango_ingest__orders" and payload["task_id"] == "schema_drift"
         assert "alert drift_block for source 'orders' not delivered to webhook connection 'dead_hook': " \
                "ConnectionError" in log
         assert "alert drift_block for source 'orders' sent to webhook connection 'alerts_hook'" in log
-        assert "deadtok3n" not in log and "hooktok3n" not in log
+        assert "alert drift_block for source 'orders' sent to Slack connection 'alerts_slack'" in log
+        assert "deadtok3n" not in log and "hooktok3n" not in log and "slacktok3n" not in log
+        [slack_drift] = _slack_texts(webhook)
+        assert slack_drift.startswith("[dango] schema change blocked: source 'orders' (dango_ingest__orders run ")
 
         # a failed ingest whose error quotes a file name written as a template and as HTML
         bad = project / "data" / "orders" / "c<b>{{ 7 * 7 }}.csv"
@@ -152,7 +170,7 @@ def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airf
         failed = run([airflow, "dags", "test", "dango_ingest__orders"], env, check=False)
         assert failed.returncode != 0
         assert _events(webhook) == ["stale", "drift_block", "failed"]
-        payload = webhook.posts[-1][1]
+        payload = _hook_payloads(webhook)[-1]
         assert payload["task_id"] == "extract"
         assert f"{bad}:2: ragged row" in payload["detail"], "the error's own text, not rendered (no 49)"
         [(recipients, message)] = mailbox.messages
@@ -160,12 +178,17 @@ def test_alerts_reach_webhook_and_email_through_airflow_notifiers(tmp_path, airf
         assert message["Subject"] == "[dango] ingest failed: orders"
         body = _html(message)
         assert "c&lt;b&gt;{{ 7 * 7 }}.csv:2: ragged row" in body and "<b>" not in body
+        # Slack gets the same line, its link and mention brackets escaped, not rendered either
+        slack_failed = _slack_texts(webhook)[-1]
+        assert slack_failed.startswith("[dango] ingest failed: source 'orders'")
+        assert "c&lt;b&gt;{{ 7 * 7 }}.csv:2: ragged row" in slack_failed and "<b>" not in slack_failed
+        assert "slacktok3n" not in failed.stdout + failed.stderr
 
         # PII block: contacts' own list replaces the defaults, so only the privacy address hears it
         posts_before = len(webhook.posts)
         blocked = run([airflow, "dags", "test", "dango_ingest__contacts"], env, check=False)
         assert blocked.returncode != 0
-        assert len(webhook.posts) == posts_before
+        assert len(webhook.posts) == posts_before, "neither the defaults' webhook nor their Slack hears it"
         recipients, message = mailbox.messages[-1]
         assert recipients == ["privacy@example.com"]
         assert message["Subject"] == "[dango] personal data blocked: contacts"

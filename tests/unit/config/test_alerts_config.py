@@ -10,7 +10,7 @@ import pytest
 from dango_provider.config.loader import load_project
 from dango_provider.config.model import effective_alerts
 from dango_provider.exceptions import DangoConfigError
-from dango_provider.hooks.alerts import alert_payload
+from dango_provider.hooks.alerts import alert_payload, slack_escaped
 from tests.unit.helpers import REPO, line_of
 
 TEXT = """\
@@ -54,6 +54,8 @@ def test_a_sources_list_replaces_the_defaults_and_on_picks_the_events(write_sour
 
 @pytest.mark.parametrize("entry, message", [
     ("{webhook: a, email: [x@example.com]}", "an alert names exactly one destination"),
+    ("{slack: a, webhook: b}", "an alert names exactly one destination"),
+    ("{slack: a, smtp_conn_id: m}", "smtp_conn_id belongs to an email alert"),
     ("{events: [failed]}", "an alert names exactly one destination"),
     ("{webhook: a, events: [broken]}", "Input should be 'failed', 'drift_block', 'pii_block' or 'stale'"),
     ("{webhook: a, events: []}", "events: name at least one event"),
@@ -90,7 +92,15 @@ def test_readmes_alerts_example_loads(write_sources, project_dir):
     block = textwrap.dedent(block[len("  ```yaml\n"):block.index("  ```\n", 10)])
     write_sources(block + "sources:\n  - name: orders\n    type: csv\n    csv: {directory: data/orders}\n")
     project = load_project(project_dir)
-    [hook, mail] = project.config.defaults.alerts
-    assert (hook.webhook, hook.events) == ("slack_alerts", ["failed", "drift_block", "pii_block", "stale"])
+    [slack, hook, mail] = project.config.defaults.alerts
+    assert (slack.slack, slack.connection) == ("slack_alerts", "slack_alerts")
+    assert (hook.webhook, hook.events) == ("ops_hook", ["failed", "drift_block", "pii_block", "stale"])
     assert (mail.email, mail.smtp_conn_id, mail.events) == (["data-team@example.com"], "smtp_default",
                                                             ["failed", "pii_block"])
+
+
+def test_text_for_slack_shows_as_written():
+    """Slack reads ``<...>`` as links and mentions: data in an error line can neither ping a channel nor
+    disguise a link."""
+    assert slack_escaped("file <!channel> & <http://evil.example|report.csv>") == \
+        "file &lt;!channel&gt; &amp; &lt;http://evil.example|report.csv&gt;"
