@@ -80,6 +80,14 @@ def record(state_root: Path, run_id: str, run_results: dict, *, task_id: str) ->
             old.unlink(missing_ok=True)
 
 
+def run_nodes(state_root: Path, run_id: str) -> dict[str, dict]:
+    """Unique id -> the latest recorded result of each node of run ``run_id`` (empty when none)."""
+    try:
+        return json.loads(_file(state_root, run_id).read_text()).get("nodes") or {}
+    except (OSError, ValueError):
+        return {}
+
+
 def recent_runs(state_root: Path, limit: int = 10) -> list[dict]:
     """The last ``limit`` runs, newest first, each with its nodes ordered failures first."""
     found = []

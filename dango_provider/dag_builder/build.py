@@ -100,7 +100,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from airflow.sdk import CronTriggerTimetable
 
     from dango_provider.config.model import loaded_at_field, parse_duration
-    from dango_provider.dbt.task_group import source_freshness, staging_build, transform_group
+    from dango_provider.dbt.task_group import project_build, source_freshness, transform_group
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.operators.dbt_docs import DbtDocsOperator
     from dango_provider.operators.metabase import MetabaseRefreshOperator
@@ -137,7 +137,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
         drift_gate = SchemaDriftSensor(task_id="schema_drift_gate", **waiting)
         freshness = FreshnessSensor(task_id="freshness", **waiting)
-        staging = staging_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
+        build = project_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
         rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
         # publish what was built, also when nodes of a source that never loaded were left out (skipped)
         publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), **writer,
@@ -154,9 +154,10 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
             gates = [checked]
         ready >> drift_gate
         ready >> freshness
-        gates >> staging
-        staging >> rest >> publish >> refresh_metabase >> docs
-        staging >> publish
+        gates >> build
+        if rest is not None:
+            build >> rest >> publish
+        build >> publish >> refresh_metabase >> docs
     return dag
 
 

@@ -1,12 +1,14 @@
-"""The dbt part of ``dango_transform``: staging build, then the rest rendered by Cosmos from the manifest.
+"""The dbt part of ``dango_transform``: one ``dbt build`` of the project, then the nodes rendered by Cosmos
+from the manifest, each reporting its result.
 
 Rendering reads ``target/manifest.json`` (``LoadMode.DBT_MANIFEST``): no ``dbt ls`` at parse time.
-Staging models are built by one task selecting ``path:models/staging`` at run time, so a source
-added since the manifest was last rendered is still built by the first transform after its ingest.
-Every dbt task runs in the writer pool, in the task's own process (``InvocationMode.DBT_RUNNER``: no
-Python start and project load per task), holding the warehouse file lock for the whole invocation
-(``dango_provider.dbt.in_process``). Each model is one ``dbt build`` of the model and its tests
-(``TestBehavior.BUILD``): a failing test fails the model's task and the run.
+``dbt_build`` builds everything the run builds in one invocation, selecting at run time, so a source added
+since the manifest was last rendered is still built by the first transform after its ingest. Each
+rendered node task (a model, seed or snapshot with its tests, ``TestBehavior.BUILD``, or a test on several
+models) reports what the build did with its node and fails when it failed; on a retry or a clear it builds
+its node itself (``dango_provider.dbt.one_build``). Every dbt task runs in the writer pool, in the task's
+own process (``InvocationMode.DBT_RUNNER``), holding the warehouse file lock for the whole invocation
+(``dango_provider.dbt.in_process``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator
 
 from dango_provider.core.naming import Naming
+from dango_provider.dbt.one_build import BUILD_TASK
 from dango_provider.offline import TELEMETRY_OFF, disable_telemetry
 
 disable_telemetry()  # also when Cosmos was imported (by its plugin) before this module
@@ -49,22 +52,30 @@ def record_run_results(project_dir: str, *, state_root: str, context) -> None:
 
     from dango_provider.core.transform_results import record
 
+    from dango_provider.dbt.one_build import remember_run_results
+
     path = Path(project_dir) / "target" / "run_results.json"
     try:
         run_results = json.loads(path.read_text())
     except (OSError, ValueError):
         return  # dbt stopped before it ran a node (a parse error): the task's own log says why
     record(Path(state_root), context["run_id"], run_results, task_id=context["task"].task_id)
+    remember_run_results(context["task"], run_results)
 
 
 def prepare_dbt_task(context) -> None:
-    """``pre_execute`` of every dbt task: run dbt in process under the warehouse lock, and leave out what
-    depends on a source that never loaded."""
+    """``pre_execute`` of every dbt task: run dbt in process under the warehouse lock, leave out what
+    depends on a source that never loaded, and let a node task report what ``dbt_build`` did with its node."""
     from dango_provider.dbt.in_process import locked
+    from dango_provider.dbt.one_build import report_instead_of_building, tolerate_reported_failures
 
     task = context["task"]
     task.run_dbt_runner = locked(task.run_dbt_runner)
     leave_out(context)
+    if task.task_id == BUILD_TASK:
+        tolerate_reported_failures(context)
+    else:
+        report_instead_of_building(context)
 
 
 def leave_out(context) -> None:
@@ -81,7 +92,7 @@ def leave_out(context) -> None:
     node = select.removeprefix("fqn:").rsplit(".", 1)[-1] if select.startswith("fqn:") else select
     left = dict(scope.get("left_out") or {})
     outside = set(scope.get("not_selected") or [])
-    if task.task_id != "dbt_staging" and (scope.get("not_ready") or scope.get("selected") is not None):
+    if scope.get("not_ready") or scope.get("selected") is not None:
         # the manifest this task was rendered from may be newer than the one sources_ready read (an ingest
         # refreshed it meanwhile): decide on the current one too
         left_now, outside_now = _scope_now(Path(task.project_dir), scope)
@@ -93,13 +104,28 @@ def leave_out(context) -> None:
     if node in outside:
         raise AirflowSkipException(f"not selected: this run rebuilds only what depends on "
                                    f"{', '.join(scope['selected'])}; {node} keeps what the warehouse holds")
-    if task.task_id == "dbt_staging":
+    if task.task_id == BUILD_TASK:
         selected = scope.get("selected")
         skipped = [name for name in scope.get("ready") or [] if selected is not None and name not in selected]
         extra = [f"path:models/staging/{name}" for name in [*(scope.get("not_ready") or []), *skipped]]
+        extra += _fqn_selectors(Path(task.project_dir), set(left) | outside)
         if extra:
             existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
             task.exclude = [*existing, *extra]
+
+
+def _fqn_selectors(dbt_dir: Path, names: set[str]) -> list[str]:
+    """``fqn:`` selectors of the nodes named ``names`` (a bare name would also select a folder so named)."""
+    import json
+
+    if not names:
+        return []
+    try:
+        nodes = json.loads(Naming.manifest_path(dbt_dir).read_text()).get("nodes") or {}
+    except (OSError, ValueError):
+        return []
+    return sorted({"fqn:" + ".".join(node["fqn"]) for node in nodes.values()
+                   if node.get("name") in names and node.get("fqn")})
 
 
 def _scope_now(dbt_dir: Path, scope: dict) -> tuple[dict[str, list[str]], set[str]]:
@@ -125,15 +151,14 @@ def _profile_name(dbt_dir: Path) -> str:
         return "dango"
 
 
-def staging_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
-                  task_id: str = "dbt_staging"):
-    """One task: ``dbt build --select path:models/staging`` (models and their tests)."""
+def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
+                  task_id: str = BUILD_TASK):
+    """One task: ``dbt build`` of everything the run builds (models, seeds, snapshots and their tests)."""
     profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
         profile_config=profile,
-        select=STAGING_SELECTOR,
         emit_datasets=False,
         invocation_mode=InvocationMode.DBT_RUNNER,
         **operator_args,
@@ -157,21 +182,14 @@ def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, st
 
 def transform_group(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
                     group_id: str = "dbt"):
-    """Seeds, snapshots, intermediate and mart models with tests after each, rendered from the manifest.
-
-    Without a manifest (no source loaded yet) this is a single ``dbt build`` task instead.
+    """Seeds, snapshots, intermediate and mart models with their tests, rendered from the manifest: each
+    task reports its node from ``dbt_build`` (or builds it on a retry). None without a manifest (no source
+    loaded yet): ``dbt_build`` alone builds and answers for everything then.
     """
     profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     manifest = Naming.manifest_path(dbt_dir)
     if not manifest.exists():
-        return DbtBuildLocalOperator(
-            task_id=f"{group_id}_build",
-            project_dir=str(dbt_dir),
-            profile_config=profile,
-            exclude=STAGING_SELECTOR,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            **operator_args,
-        )
+        return None
     # a node runs unless an upstream node failed: one left out of the run (skipped) does not stop the nodes
     # after it that are in the run; each node decides for itself in ``leave_out``
     operator_args["trigger_rule"] = "none_failed"

@@ -149,7 +149,7 @@ def test_snapshot_tracks_price_changes_across_rounds(demo):
 def test_transform_rendered_per_model_tasks_in_the_pool(demo):
     log = demo["transform_log"]
     assert "dbt.customer_lifetime_value_model_build" in log  # one dbt build of the model and its tests
-    assert "dbt_staging" in log
+    assert "dbt_build" in log
 
 
 def test_reader_of_the_serving_copy_never_blocks_writes(demo):

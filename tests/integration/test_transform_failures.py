@@ -1,4 +1,5 @@
-"""dango_transform under `airflow dags test` on a small project: a failing dbt test fails the run."""
+"""dango_transform under `airflow dags test` on a small project: one `dbt build` whose results the
+rendered node tasks report; a failing dbt test fails the run, through the task of the node it tests."""
 
 from __future__ import annotations
 
@@ -44,16 +45,18 @@ def test_ingest_emits_the_asset_with_row_counts_and_transform_builds(project, ai
         con.close()
     assert extras and extras[-1]["row_counts"] == {"payments": 3}
     assert extras[-1]["source"] == "payments"
-    run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env)
+    built = run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env)
+    # the mart's own task reported the build's result instead of running dbt again
+    assert "built by dbt_build in this run: model payment_totals: success" in built.stdout + built.stderr
 
     status = json.loads(run([str(BIN / "dango"), "status", "--project", str(project), "--json"], env).stdout)
     transform = status["transform"]
     assert transform["failures"] == []
-    assert transform["counts"]["success"] >= 2  # the staging model and the mart, each from its own task
+    assert transform["counts"]["success"] >= 2  # the staging model and the mart
     nodes = recent_runs(project / ".dango" / "state")[0]["nodes"]
     mart = next(n for n in nodes if n["name"] == "payment_totals")
-    assert (mart["resource_type"], mart["status"], mart["task_id"]) == ("model", "success", "dbt.payment_totals_model_build")
-    assert next(n for n in nodes if n["name"] == "stg_payments__payments")["task_id"] == "dbt_staging"
+    assert (mart["resource_type"], mart["status"], mart["task_id"]) == ("model", "success", "dbt_build")
+    assert next(n for n in nodes if n["name"] == "stg_payments__payments")["task_id"] == "dbt_build"
 
 
 def test_failing_dbt_test_fails_the_transform(project, airflow_home):
@@ -75,7 +78,7 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     assert "where amount < 0" in first["compiled_sql"] and "{{" not in first["compiled_sql"]
     text = run([str(BIN / "dango"), "status", "--project", str(project)], env).stdout
     assert f"transform: last run {run_['run_id']}" in text
-    assert "  fail: test no_negative_amounts (dbt_staging): Got 1 result, configured to fail if != 0" in text
+    assert "  fail: test no_negative_amounts (dbt_build): Got 1 result, configured to fail if != 0" in text
 
     # the plugin's Transform section: the failed test first, with dbt's message and its compiled SQL
     overview, page = overview_of(project)
@@ -88,6 +91,34 @@ def test_failing_dbt_test_fails_the_transform(project, airflow_home):
     assert '<span class="badge failed">fail</span>' in nodes
     assert '<pre class="error-line">Got 1 result, configured to fail if != 0</pre>' in nodes
     assert '<summary class="small">compiled SQL</summary><pre>' in nodes and "where amount &lt; 0" in nodes
+
+
+def _task_states(airflow_home, run_id: str) -> dict[str, str]:
+    con = sqlite3.connect(airflow_home / "airflow.db")
+    try:
+        return dict(con.execute("select task_id, state from task_instance where dag_id = 'dango_transform' "
+                                "and run_id = ?", (run_id,)).fetchall())
+    finally:
+        con.close()
+
+
+def test_a_failing_test_of_a_mart_fails_the_marts_own_task(project, airflow_home):
+    """The one build runs every node; the failure of a test on a mart is reported by the mart's task
+    (dbt's message in its log), not by the build, and nothing is published."""
+    env = airflow_env(airflow_home, project)
+    (project / "dbt" / "tests" / "totals_reach_100.sql").write_text(
+        "select * from {{ ref('payment_totals') }} where total < 100\n")
+    run([str(BIN / "airflow"), "dags", "test", "dango_ingest__payments"], env)
+    proc = run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env, check=False)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    run_id = recent_runs(project / ".dango" / "state")[0]["run_id"]
+    states = _task_states(airflow_home, run_id)
+    assert states["dbt_build"] == "success", "the build answers only for failures no task of its own reports"
+    assert states["dbt.payment_totals_model_build"] == "failed"
+    assert states.get("publish_snapshot") in ("upstream_failed", None)
+    assert "1 node(s) failed; their own tasks fail with dbt's message: test." in log and ".totals_reach_100" in log
+    assert "test totals_reach_100: fail" in log and "Got 1 result, configured to fail if != 0" in log
 
 
 def test_stale_loaded_at_field_fails_dbt_source_freshness(tmp_path, airflow_home):

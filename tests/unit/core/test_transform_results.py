@@ -17,7 +17,7 @@ def result(unique_id: str, status: str, **extra) -> dict:
 def test_tasks_merge_into_one_run_and_a_retry_keeps_the_latest_result(tmp_path):
     record(tmp_path, "manual__2026-12-04T05:00:00+00:00", {"results": [
         result("model.shop.stg_orders", "success", rows=3),
-        result("test.shop.not_null_stg_orders_id.ab12", "pass")]}, task_id="dbt_staging")
+        result("test.shop.not_null_stg_orders_id.ab12", "pass")]}, task_id="dbt_build")
     record(tmp_path, "manual__2026-12-04T05:00:00+00:00", {"results": [
         result("model.shop.revenue", "error", message="Binder Error: column x", compiled_code="select x")]},
         task_id="dbt.revenue_model_build")

@@ -19,9 +19,11 @@ MANIFEST = {
         "model.p.stg_crm__crm": {"name": "stg_crm__crm", "original_file_path": "models/staging/crm/stg_crm__crm.sql",
                                  "depends_on": {"nodes": ["source.p.raw_crm.crm"]}},
         "model.p.accounts": {"name": "accounts", "original_file_path": "models/marts/accounts.sql",
+                             "fqn": ["p", "marts", "accounts"],
                              "resource_type": "model",
                              "depends_on": {"nodes": ["model.p.stg_crm__crm"]}},
         "model.p.orders": {"name": "orders", "original_file_path": "models/marts/orders.sql",
+                           "fqn": ["p", "marts", "orders"],
                            "depends_on": {"nodes": []}, "resource_type": "model"},
         "model.p.stg_shop__shop": {"name": "stg_shop__shop", "resource_type": "model",
                                    "original_file_path": "models/staging/shop/stg_shop__shop.sql",
@@ -32,7 +34,7 @@ MANIFEST = {
 }
 
 
-def context(tmp_path, scope: dict, select: str, task_id: str = "dbt.x_run"):
+def context(tmp_path, scope: dict, select: str | None, task_id: str = "dbt.x_run"):
     (tmp_path / "target").mkdir(exist_ok=True)
     (tmp_path / "target" / "manifest.json").write_text(json.dumps(MANIFEST))
     task = SimpleNamespace(select=select, project_dir=str(tmp_path), task_id=task_id, exclude=None)
@@ -46,10 +48,11 @@ def test_a_node_of_a_source_not_loaded_skips_even_when_sources_ready_saw_an_olde
     leave_out(context(tmp_path, scope, "fqn:p.marts.orders"))  # runs
 
 
-def test_the_staging_build_leaves_out_the_staging_folder_of_a_source_not_loaded(tmp_path):
-    ctx = context(tmp_path, {"not_ready": ["crm"], "left_out": {}}, "path:models/staging", task_id="dbt_staging")
+def test_the_build_leaves_out_the_staging_folder_and_the_nodes_of_a_source_not_loaded(tmp_path):
+    ctx = context(tmp_path, {"not_ready": ["crm"], "left_out": {}}, None, task_id="dbt_build")
     leave_out(ctx)
-    assert ctx["task"].exclude == ["path:models/staging/crm"]
+    # by fqn: a bare name would also select a folder of that name
+    assert ctx["task"].exclude == ["path:models/staging/crm", "fqn:p.marts.accounts"]
 
 
 def test_nothing_runs_without_the_decision_of_sources_ready(tmp_path):
@@ -66,6 +69,6 @@ def test_a_run_scoped_to_a_source_builds_only_what_depends_on_it(tmp_path):
     with pytest.raises(AirflowSkipException, match="accounts keeps what the warehouse holds"):
         leave_out(context(tmp_path, scope, "fqn:p.marts.accounts"))  # from the current manifest
     leave_out(context(tmp_path, scope, "fqn:p.marts.both"))  # on shop and crm: rebuilt
-    staging = context(tmp_path, scope, "path:models/staging", task_id="dbt_staging")
-    leave_out(staging)
-    assert staging["task"].exclude == ["path:models/staging/crm"]
+    build = context(tmp_path, scope, None, task_id="dbt_build")
+    leave_out(build)
+    assert build["task"].exclude == ["path:models/staging/crm", "fqn:p.marts.accounts", "fqn:p.marts.orders"]

@@ -1,0 +1,127 @@
+"""One ``dbt build`` per transform run, reported by the node tasks Cosmos renders.
+
+``dbt_build`` builds everything the run builds in one dbt invocation (one project load, dbt's own
+parallelism and ordering) and records each node's result in the run's record. Each rendered node task then
+reports its node instead of building it again: its model, seed or snapshot and the tests it owns (those on
+it that have no task of their own), with dbt's message when one failed. A node the build did not reach
+(rendered from a newer manifest, say) and every retry or cleared task (try 2 and later) build the node in
+the task itself, as before. ``dbt_build`` fails only for a failure no rendered task reports (a staging
+model, a test without a task): every failed node fails a task, and the run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from dango_provider.core.transform_results import FAILED, run_nodes
+
+BUILD_TASK = "dbt_build"
+_RESULTS = "_dango_run_results"
+
+
+def _ran_nothing() -> Any:
+    """What a Cosmos operator's ``execute`` reads from a dbt invocation (warnings are counted on its
+    results), for a task that ran none: no results."""
+    return SimpleNamespace(success=True, result=SimpleNamespace(results=[]), full_output="", exception=None)
+log = logging.getLogger(__name__)
+
+
+def node_of(task: Any) -> dict | None:
+    """The dbt node a rendered task stands for (Cosmos' ``dbt_node_config``), None for other tasks."""
+    return (getattr(task, "extra_context", None) or {}).get("dbt_node_config")
+
+
+def rendered_nodes(dag: Any) -> set[str]:
+    """Unique ids of the nodes that have a task of their own in ``dag``."""
+    return {node["unique_id"] for task in dag.tasks if (node := node_of(task))}
+
+
+def owners(manifest: dict, rendered: set[str]) -> dict[str, set[str]]:
+    """Unique id of a built node -> the rendered nodes whose tasks report it: a rendered node reports
+    itself; a test without a task of its own is reported by each rendered node it tests."""
+    out: dict[str, set[str]] = {uid: {uid} for uid in rendered}
+    for uid, node in (manifest.get("nodes") or {}).items():
+        if node.get("resource_type") == "test" and uid not in rendered:
+            parents = {p for p in (node.get("depends_on") or {}).get("nodes") or [] if p in rendered}
+            if parents:
+                out[uid] = parents
+    return out
+
+
+def _manifest(task: Any) -> dict:
+    from dango_provider.core.naming import Naming
+
+    try:
+        return json.loads(Naming.manifest_path(Path(task.project_dir)).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _describe(node: dict) -> str:
+    took = f", {node['execution_time']} s" if node.get("execution_time") is not None else ""
+    rows = f", {node['rows']} rows" if node.get("rows") is not None else ""
+    message = f": {node['message']}" if node.get("message") and node.get("status") in FAILED else ""
+    return f"{node.get('resource_type', 'node')} {node.get('name')}: {node.get('status')}{took}{rows}{message}"
+
+
+def report_instead_of_building(context: Any) -> None:
+    """``pre_execute`` part of a rendered node task: on its first try, when this run's ``dbt_build`` built
+    its node, the task reports that result (failing when the node or a test it owns failed) instead of
+    running dbt again."""
+    task, ti = context["task"], context["ti"]
+    node = node_of(task)
+    if node is None or getattr(ti, "try_number", 1) > 1:
+        return
+    built = {uid: n for uid, n in run_nodes(Path(task.callback_args["state_root"]), context["run_id"]).items()
+             if n.get("task_id") == BUILD_TASK}
+    if node["unique_id"] not in built:
+        return  # the build did not reach it: the task builds it itself
+    mine = owners(_manifest(task), rendered_nodes(context["dag"]))
+    reported = sorted((n for uid, n in built.items() if node["unique_id"] in mine.get(uid, ())),
+                      key=lambda n: (n["unique_id"] != node["unique_id"], n["unique_id"]))
+
+    def report(**_: Any) -> Any:
+        for result in reported:
+            task.log.info("built by %s in this run: %s", BUILD_TASK, _describe(result))
+        failed = [n for n in reported if n.get("status") in FAILED]
+        if failed:
+            raise RuntimeError("; ".join(_describe(n) for n in failed))
+        if built[node["unique_id"]].get("status") == "skipped":
+            raise RuntimeError(f"{node['name']} was not built: dbt skipped it (an upstream node failed)")
+        return _ran_nothing()
+
+    task.build_and_run_cmd = report
+
+
+def remember_run_results(task: Any, run_results: dict) -> None:
+    setattr(task, _RESULTS, run_results)
+
+
+def tolerate_reported_failures(context: Any) -> None:
+    """``pre_execute`` part of ``dbt_build``: a failed node that a rendered task reports does not fail the
+    build (its own task fails, and the run); any other failure, or a dbt that ran no node, does."""
+    task = context["task"]
+    build = task.build_and_run_cmd
+
+    def run(context: Any, cmd_flags: list[str] | None = None, **kwargs: Any) -> Any:
+        setattr(task, _RESULTS, None)
+        try:
+            return build(context=context, cmd_flags=cmd_flags, **kwargs)
+        except Exception:
+            results = getattr(task, _RESULTS, None)
+            if not results:
+                raise
+            mine = owners(_manifest(task), rendered_nodes(context["dag"]))
+            failed = [r for r in results.get("results") or [] if str(r.get("status")) in FAILED]
+            unreported = [r["unique_id"] for r in failed if not mine.get(r.get("unique_id"))]
+            if not failed or unreported:
+                raise
+            task.log.warning("%d node(s) failed; their own tasks fail with dbt's message: %s", len(failed),
+                             ", ".join(sorted(r["unique_id"] for r in failed)))
+            return _ran_nothing()
+
+    task.build_and_run_cmd = run
