@@ -25,14 +25,29 @@ def extension_directory(*needed: str) -> Path:
 
     spec = importlib.util.find_spec("duckdb_ext")
     roots = [Path(p) / "extensions" for p in (spec.submodule_search_locations or [])] if spec else []
+
+    def holds(root: Path, name: str) -> bool:
+        return next(root.glob(f"v{duckdb.__version__}/*/{name}.duckdb_extension"), None) is not None
+
     for name in needed:
-        if not any(root.glob(f"v{duckdb.__version__}/*/{name}.duckdb_extension") for root in roots):
+        if not any(holds(root, name) for root in roots):
             raise DangoError(
                 f"DuckDB extension '{name}' for DuckDB {duckdb.__version__} is not installed: install the package "
                 f"{PACKAGES.get(name, 'duckdb-ext-' + name)} (pip install 'dango-provider[ducklake]'); nothing is "
                 "downloaded at run time")
-    return next(root for root in roots if all(root.glob(f"v{duckdb.__version__}/*/{n}.duckdb_extension")
-                                              for n in needed)) if needed else roots[0]
+    found = [root for root in roots if all(holds(root, n) for n in needed)]
+    if not found:
+        raise DangoError(f"DuckDB extensions {', '.join(needed)} are installed in different places; install "
+                         f"{', '.join(PACKAGES.get(n, 'duckdb-ext-' + n) for n in needed)} into one environment")
+    return found[0]
+
+
+def extension_file(name: str) -> Path:
+    """The packaged binary of extension ``name`` for the running DuckDB (``LOAD '<path>'`` needs no
+    extension directory); a DangoError naming the package when it is not installed."""
+    import duckdb
+
+    return next(extension_directory(name).glob(f"v{duckdb.__version__}/*/{name}.duckdb_extension"))
 
 
 def packaged_config(*needed: str) -> DuckDBConfig:

@@ -171,18 +171,15 @@ class DuckLakeHook(Warehouse):
 
     def dlt_destination(self):
         import dlt
-        import duckdb
         from dlt.destinations.impl.ducklake.configuration import DuckLakeCredentials
 
-        from dango_provider.core.duckdb_extensions import extension_directory
+        from dango_provider.core.duckdb_extensions import extension_file
 
         credentials = DuckLakeCredentials(LAKE_ALIAS, metadata_schema=self.metadata_schema,
                                           catalog=self.catalog_url(), storage=str(self.data_path))
         # dlt runs LOAD for each extension before its global config: the files are named by path, so the
         # load needs no extension directory (and never an INSTALL)
-        directory = extension_directory(*EXTENSIONS)
-        credentials.extensions = [quote_literal(str(next(directory.glob(f"v{duckdb.__version__}/*/{name}.duckdb_extension"))))
-                                  for name in EXTENSIONS]
+        credentials.extensions = [quote_literal(str(extension_file(name))) for name in EXTENSIONS]
         credentials.global_config = dict(OFFLINE)
         return dlt.destinations.ducklake(credentials=credentials)
 
