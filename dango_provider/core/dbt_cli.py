@@ -37,12 +37,16 @@ def run_dbt(args: list[str], dbt_dir: Path, env: dict[str, str], *, timeout: flo
     return output
 
 
-def refresh_manifest(dbt_dir: Path, env: dict[str, str]) -> Path:
+def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = None) -> Path:
     """``dbt parse`` into a temporary target, then atomically replace ``target/manifest.json``.
 
     The DAG processor may read the manifest at any moment; it never sees a half-written file.
-    The caller holds the dbt project lock.
+    The caller holds the dbt project lock. Profile and target are named as the transform's ``dbt_build``
+    names them, so its dbt parses partially from the state this parse keeps (dbt parses everything again
+    when they differ).
     """
+    from dango_provider.core.dbt_profile import profile_name
+
     manifest = Naming.manifest_path(dbt_dir)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     for stale in manifest.parent.glob(".parse-*"):  # left by a killed parse; callers hold the project lock
@@ -52,7 +56,8 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str]) -> Path:
         cache = manifest.parent / PARTIAL_PARSE
         if cache.exists():
             shutil.copyfile(cache, Path(tmp) / PARTIAL_PARSE)
-        run_dbt(["parse", "--target-path", tmp, "--quiet"], dbt_dir, env)
+        named = ["--profile", profile_name(dbt_dir)] + (["--target", target] if target else [])
+        run_dbt(["parse", "--target-path", tmp, "--quiet", *named], dbt_dir, env)
         if (Path(tmp) / PARTIAL_PARSE).exists():
             os.replace(Path(tmp) / PARTIAL_PARSE, cache)
         os.replace(Path(tmp) / "manifest.json", manifest)

@@ -90,6 +90,14 @@ def profile_changes(dbt_dir: Path, lake: bool = False) -> list[str]:
     return _derived(dbt_dir, lake)[1]
 
 
+def profile_name(dbt_dir: Path) -> str:
+    """The profile ``dbt_project.yml`` names (``dango`` when it names none)."""
+    try:
+        return yaml.safe_load((dbt_dir / "dbt_project.yml").read_text()).get("profile") or "dango"
+    except (OSError, AttributeError, yaml.YAMLError):
+        return "dango"
+
+
 def profiles_dir(dbt_dir: Path, env: Mapping[str, str] | None = None) -> Path:
     """The directory of the profiles.yml to run dbt with (see the module's documentation); ``env`` is the
     warehouse's ``dbt_env``, which says whether it is a DuckLake."""

@@ -30,9 +30,9 @@ STAGING_SELECTOR = "path:models/staging"
 
 def _common(dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str,
             state_root: Path) -> tuple[ProfileConfig, dict]:
-    from dango_provider.core.dbt_profile import profiles_dir
+    from dango_provider.core.dbt_profile import profile_name, profiles_dir
 
-    profile = ProfileConfig(profile_name=_profile_name(dbt_dir), target_name=target,
+    profile = ProfileConfig(profile_name=profile_name(dbt_dir), target_name=target,
                             profiles_yml_filepath=profiles_dir(dbt_dir, env) / "profiles.yml")
     operator_args = {
         "pre_execute": prepare_dbt_task,
@@ -142,18 +142,14 @@ def _scope_now(dbt_dir: Path, scope: dict) -> tuple[dict[str, list[str]], set[st
             set(not_selected(manifest, selected)) if selected is not None else set())
 
 
-def _profile_name(dbt_dir: Path) -> str:
-    import yaml
-
-    try:
-        return yaml.safe_load((dbt_dir / "dbt_project.yml").read_text()).get("profile") or "dango"
-    except (OSError, AttributeError):
-        return "dango"
-
-
 def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
                   task_id: str = BUILD_TASK):
-    """One task: ``dbt build`` of everything the run builds (models, seeds, snapshots and their tests)."""
+    """One task: ``dbt build`` of everything the run builds (models, seeds, snapshots and their tests).
+
+    dbt parses partially: Cosmos copies the newer of the project's ``target/partial_parse.msgpack`` (the
+    ingest's ``dbt parse`` keeps it) and its cache's into the task's copy of the project, and caches the
+    build's own afterwards. Without a cache directory Cosmos copies none, and dbt parses the whole project.
+    """
     profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
     return DbtBuildLocalOperator(
         task_id=task_id,
@@ -161,8 +157,20 @@ def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str],
         profile_config=profile,
         emit_datasets=False,
         invocation_mode=InvocationMode.DBT_RUNNER,
+        cache_dir=parse_cache_dir(dbt_dir),
         **operator_args,
     )
+
+
+def parse_cache_dir(dbt_dir: Path) -> Path:
+    """Where the build's dbt parse state is cached on this machine: Cosmos' cache directory, one
+    folder per dbt project."""
+    import hashlib
+
+    from cosmos import settings as cosmos_settings
+
+    digest = hashlib.sha256(str(dbt_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(cosmos_settings.cache_dir) / f"dango_build_{digest}"
 
 
 def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,

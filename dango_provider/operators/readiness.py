@@ -126,6 +126,6 @@ class SourcesReadyOperator(BaseOperator):
         with warehouse_lock(project.dbt_dir / ".dango-project.lock", timeout=warehouse.lock_timeout,
                             owner=f"{self.dag_id}.{self.task_id}"):
             written = write_placeholders(project.dbt_dir, not_ready)
-            refresh_manifest(project.dbt_dir, warehouse.dbt_process_env())
+            refresh_manifest(project.dbt_dir, warehouse.dbt_process_env(), project.config.dbt.target)
         self.log.info("stand-ins written for dbt to parse the project: %s",
                       ", ".join(str(p.relative_to(project.dbt_dir)) for p in written) or "none new")

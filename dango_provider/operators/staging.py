@@ -84,7 +84,7 @@ class GenerateStagingOperator(SourceOperator):
             # also when an earlier attempt wrote the files but was killed before the manifest refresh
             if written or manifest_is_stale(dbt_dir, staging_files(dbt_dir, source.name)):
                 try:
-                    refresh_manifest(dbt_dir, self.warehouse.dbt_process_env())
+                    refresh_manifest(dbt_dir, self.warehouse.dbt_process_env(), project.config.dbt.target)
                     self.log.info("dbt manifest refreshed")
                 except DbtRunError as exc:
                     # The project may reference sources that have not loaded yet. The load itself

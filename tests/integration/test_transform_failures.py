@@ -48,6 +48,9 @@ def test_ingest_emits_the_asset_with_row_counts_and_transform_builds(project, ai
     built = run([str(BIN / "airflow"), "dags", "test", "dango_transform"], env)
     # the mart's own task reported the build's result instead of running dbt again
     assert "built by dbt_build in this run: model payment_totals: success" in built.stdout + built.stderr
+    # and the build parsed only what changed since the ingest's parse (same profile and target)
+    assert "Partial parse is enabled and the latest partial parse file is" in built.stdout + built.stderr
+    assert "Unable to do partial parsing" not in built.stdout + built.stderr
 
     status = json.loads(run([str(BIN / "dango"), "status", "--project", str(project), "--json"], env).stdout)
     transform = status["transform"]
