@@ -4,6 +4,8 @@ stderr and returns the run's result as its exit code, with the failed task's err
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pytest
 
@@ -62,7 +64,8 @@ def test_dango_run_triggers_follows_and_exits_with_the_runs_result(tmp_path):
         assert loaded.returncode == 0, loaded.stdout + loaded.stderr
         assert loaded.stdout.startswith("dango_ingest__orders run manual__") and ": success in " in loaded.stdout
         assert "triggered dango_ingest__orders run manual__" in loaded.stderr
-        assert "] extract: running" in loaded.stderr and "] load: success" in loaded.stderr
+        # each state change the poll sees: a task may run and finish between two polls on a busy machine
+        assert re.search(r"\] extract: (running|success)", loaded.stderr) and "] load: success" in loaded.stderr
         con = duckdb.connect(str(project / "data" / "warehouse.duckdb"), read_only=True)
         try:
             assert con.sql("select count(*) from raw_orders.orders").fetchone()[0] == 3
