@@ -64,6 +64,30 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = No
     return manifest
 
 
+_PARSED: dict[Path, tuple[tuple[int, int], dict]] = {}
+
+
+def read_manifest(dbt_dir: Path) -> dict:
+    """The project's ``target/manifest.json`` ({} when missing or unreadable), parsed once per version of
+    the file in this process (``airflow dags test`` runs every dbt task of a run in one process). The
+    result is shared: callers must not change it."""
+    import json
+
+    path = Naming.manifest_path(dbt_dir)
+    try:
+        stat = path.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = _PARSED.get(path)
+        if cached and cached[0] == version:
+            return cached[1]
+        parsed = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    parsed = parsed if isinstance(parsed, dict) else {}
+    _PARSED[path] = (version, parsed)
+    return parsed
+
+
 def manifest_is_stale(dbt_dir: Path, files: list[Path]) -> bool:
     """True when the manifest is missing or older than one of ``files`` (a refresh was killed or failed)."""
     manifest = Naming.manifest_path(dbt_dir)

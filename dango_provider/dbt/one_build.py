@@ -11,8 +11,6 @@ model, a test without a task): every failed node fails a task, and the run.
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +25,6 @@ def _ran_nothing() -> Any:
     """What a Cosmos operator's ``execute`` reads from a dbt invocation (warnings are counted on its
     results), for a task that ran none: no results."""
     return SimpleNamespace(success=True, result=SimpleNamespace(results=[]), full_output="", exception=None)
-log = logging.getLogger(__name__)
 
 
 def node_of(task: Any) -> dict | None:
@@ -53,12 +50,9 @@ def owners(manifest: dict, rendered: set[str]) -> dict[str, set[str]]:
 
 
 def _manifest(task: Any) -> dict:
-    from dango_provider.core.naming import Naming
+    from dango_provider.core.dbt_cli import read_manifest
 
-    try:
-        return json.loads(Naming.manifest_path(Path(task.project_dir)).read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_manifest(Path(task.project_dir))
 
 
 def _describe(node: dict) -> str:

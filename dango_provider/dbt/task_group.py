@@ -19,6 +19,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.operators.local import DbtBuildLocalOperator, DbtSourceLocalOperator
 
+from dango_provider.core.dbt_cli import read_manifest
 from dango_provider.core.naming import Naming
 from dango_provider.dbt.one_build import BUILD_TASK
 from dango_provider.offline import TELEMETRY_OFF, disable_telemetry
@@ -92,10 +93,11 @@ def leave_out(context) -> None:
     node = select.removeprefix("fqn:").rsplit(".", 1)[-1] if select.startswith("fqn:") else select
     left = dict(scope.get("left_out") or {})
     outside = set(scope.get("not_selected") or [])
+    manifest = read_manifest(Path(task.project_dir))
     if scope.get("not_ready") or scope.get("selected") is not None:
         # the manifest this task was rendered from may be newer than the one sources_ready read (an ingest
         # refreshed it meanwhile): decide on the current one too
-        left_now, outside_now = _scope_now(Path(task.project_dir), scope)
+        left_now, outside_now = _scope_now(manifest, scope)
         left.update(left_now)
         outside |= outside_now
     blocking = left.get(node)
@@ -108,34 +110,22 @@ def leave_out(context) -> None:
         selected = scope.get("selected")
         skipped = [name for name in scope.get("ready") or [] if selected is not None and name not in selected]
         extra = [f"path:models/staging/{name}" for name in [*(scope.get("not_ready") or []), *skipped]]
-        extra += _fqn_selectors(Path(task.project_dir), set(left) | outside)
+        extra += _fqn_selectors(manifest, set(left) | outside)
         if extra:
             existing = task.exclude if isinstance(task.exclude, list) else str(task.exclude or "").split()
             task.exclude = [*existing, *extra]
 
 
-def _fqn_selectors(dbt_dir: Path, names: set[str]) -> list[str]:
+def _fqn_selectors(manifest: dict, names: set[str]) -> list[str]:
     """``fqn:`` selectors of the nodes named ``names`` (a bare name would also select a folder so named)."""
-    import json
-
-    if not names:
-        return []
-    try:
-        nodes = json.loads(Naming.manifest_path(dbt_dir).read_text()).get("nodes") or {}
-    except (OSError, ValueError):
-        return []
-    return sorted({"fqn:" + ".".join(node["fqn"]) for node in nodes.values()
+    return sorted({"fqn:" + ".".join(node["fqn"]) for node in (manifest.get("nodes") or {}).values()
                    if node.get("name") in names and node.get("fqn")})
 
 
-def _scope_now(dbt_dir: Path, scope: dict) -> tuple[dict[str, list[str]], set[str]]:
-    import json
-
+def _scope_now(manifest: dict, scope: dict) -> tuple[dict[str, list[str]], set[str]]:
     from dango_provider.core.transform_scope import left_out, not_selected
 
-    try:
-        manifest = json.loads(Naming.manifest_path(dbt_dir).read_text())
-    except (OSError, ValueError):
+    if not manifest:
         return {}, set()
     selected = scope.get("selected")
     return (left_out(manifest, scope.get("not_ready") or []),
