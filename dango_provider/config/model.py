@@ -351,6 +351,10 @@ class Warehouse(StrictModel):
     def _path(cls, value: str | None) -> str | None:
         if value is not None and "'" in value:
             raise ValueError("a warehouse path may not contain a single quote (')")
+        if value is not None and "://" in value:
+            raise ValueError(f"'{value.split('://')[0]}://' is not supported: a warehouse path is a directory "
+                             "path (local, or a shared mount every worker reaches; object storage: "
+                             "docs/decisions/0012-scale-out.md)")
         return expand_path(value) or value
 
     @field_validator("catalog")

@@ -41,6 +41,8 @@ def test_the_default_warehouse_is_a_duckdb_file_without_a_lake(write_sources, pr
      "a warehouse path may not contain a single quote"),
     ("{type: ducklake, catalog: lake_pg, data_path: data/lake, metadata_schema: 'a;b'}",
      "warehouse.metadata_schema", "'a;b' is not a PostgreSQL schema name"),
+    ("{type: ducklake, catalog: lake_pg, data_path: 's3://bucket/lake'}", "warehouse.data_path",
+     "'s3://' is not supported: a warehouse path is a directory path"),
     ("{type: snowflake}", "warehouse.type", "'duckdb' or 'ducklake'"),
 ])
 def test_a_wrong_warehouse_block_is_an_error_naming_the_field(write_sources, project_dir, block, field, message):
