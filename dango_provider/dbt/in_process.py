@@ -11,27 +11,14 @@ open the file as if dbt had exited.
 from __future__ import annotations
 
 import functools
-import gc
 import os
 from collections.abc import Callable
 from typing import Any
 
+from dango_provider.core.dbt_cli import release_duckdb
 from dango_provider.hooks.warehouse import warehouse_from_dbt_env
 
 _WRAPPED = "_dango_locked"
-
-
-def release_duckdb() -> None:
-    """Close the DuckDB connection dbt-duckdb keeps for the process (no-op when there is none)."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:  # pragma: no cover - dbt-duckdb is a dependency
-        return
-    with DuckDBConnectionManager._LOCK:
-        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
-    if environment is not None:
-        environment.close()
-    gc.collect()
 
 
 def locked(run_dbt_runner: Callable[..., Any]) -> Callable[..., Any]:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class DbtDocsOperator(ProjectOperator):
-    """``dbt docs generate`` and publish the site to ``data/serving/docs`` (served at ``/dango/docs/``);
+    """``dbt docs generate`` (in the task's process) and publish the site to ``data/serving/docs`` (served at ``/dango/docs/``);
     skipped, saying so, when the site is current (same dbt manifest, same tables and columns).
 
     Runs in the writer pool and under the warehouse file lock: the catalog query opens the warehouse.
@@ -24,6 +24,7 @@ class DbtDocsOperator(ProjectOperator):
     def execute(self, context: Context) -> dict:
         from airflow.sdk.exceptions import AirflowSkipException
 
+        from dango_provider.core.dbt_cli import run_dbt_in_process
         from dango_provider.core.dbt_docs import docs_key, generate_docs, published_key
         from dango_provider.core.naming import Naming
 
@@ -39,6 +40,6 @@ class DbtDocsOperator(ProjectOperator):
                 raise AirflowSkipException("dbt docs are current: neither the dbt project nor the warehouse's "
                                            f"tables and columns changed since they were published ({docs_dir})")
             result = generate_docs(project.dbt_dir, self.warehouse.dbt_process_env(), docs_dir,
-                                   target=project.config.dbt.target, key=key)
+                                   target=project.config.dbt.target, key=key, run=run_dbt_in_process)
         self.log.info("dbt docs published to %s", result["path"])
         return result
