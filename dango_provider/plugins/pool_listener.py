@@ -20,11 +20,19 @@ def ensure_pool(name: str, slots: int) -> bool:
     """Create pool ``name`` with ``slots`` unless it exists. True when it was created."""
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
+    from sqlalchemy.exc import IntegrityError
 
-    with create_session() as session:
-        if Pool.get_pool(name, session=session) is not None:
-            return False
-        Pool.create_or_update_pool(name, slots, POOL_DESCRIPTION, include_deferred=False, session=session)
+    try:
+        with create_session() as session:
+            if Pool.get_pool(name, session=session) is not None:
+                return False
+            Pool.create_or_update_pool(name, slots, POOL_DESCRIPTION, include_deferred=False, session=session)
+    except IntegrityError:
+        # the scheduler and the DAG processor start together: the other one created it in between
+        with create_session() as session:
+            if Pool.get_pool(name, session=session) is not None:
+                return False
+        raise
     return True
 
 
