@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dango_provider.core.naming import Naming
@@ -89,8 +90,10 @@ def run_dbt_in_process(args: list[str], dbt_dir: Path, env: dict[str, str]) -> N
     raise DbtRunError(f"`dbt {' '.join(args)}` in '{dbt_dir}' failed:\n{detail}")
 
 
-def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = None) -> Path:
+def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = None,
+                     run: Callable[[list[str], Path, dict[str, str]], object] = run_dbt) -> Path:
     """``dbt parse`` into a temporary target, then atomically replace ``target/manifest.json``.
+    ``run(args, dbt_dir, env)`` runs dbt: a subprocess by default, or ``run_dbt_in_process``.
 
     The DAG processor may read the manifest at any moment; it never sees a half-written file.
     The caller holds the dbt project lock. Profile and target are named as the transform's ``dbt_build``
@@ -109,7 +112,7 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = No
         if cache.exists():
             shutil.copyfile(cache, Path(tmp) / PARTIAL_PARSE)
         named = ["--profile", profile_name(dbt_dir)] + (["--target", target] if target else [])
-        run_dbt(["parse", "--target-path", tmp, "--quiet", *named], dbt_dir, env)
+        run(["parse", "--target-path", tmp, "--quiet", *named], dbt_dir, env)
         if (Path(tmp) / PARTIAL_PARSE).exists():
             os.replace(Path(tmp) / PARTIAL_PARSE, cache)
         os.replace(Path(tmp) / "manifest.json", manifest)

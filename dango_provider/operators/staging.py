@@ -50,7 +50,7 @@ class GenerateStagingOperator(SourceOperator):
         return masks
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest
+        from dango_provider.core.dbt_cli import manifest_is_stale, refresh_manifest, run_dbt_in_process
         from dango_provider.core.governance_state import clear_failure, is_ready, mark_ready
         from dango_provider.core.lock import warehouse_lock
         from dango_provider.core.staging import RawTable, staging_files, write_staging
@@ -84,7 +84,8 @@ class GenerateStagingOperator(SourceOperator):
             # also when an earlier attempt wrote the files but was killed before the manifest refresh
             if written or manifest_is_stale(dbt_dir, staging_files(dbt_dir, source.name)):
                 try:
-                    refresh_manifest(dbt_dir, self.warehouse.dbt_process_env(), project.config.dbt.target)
+                    refresh_manifest(dbt_dir, self.warehouse.dbt_process_env(), project.config.dbt.target,
+                                     run=run_dbt_in_process)
                     self.log.info("dbt manifest refreshed")
                 except DbtRunError as exc:
                     # The project may reference sources that have not loaded yet. The load itself
