@@ -90,6 +90,18 @@ def run_dbt_in_process(args: list[str], dbt_dir: Path, env: dict[str, str]) -> N
     raise DbtRunError(f"`dbt {' '.join(args)}` in '{dbt_dir}' failed:\n{detail}")
 
 
+def with_parse_state(dbt_dir: Path, target_path: Path, target: str | None) -> list[str]:
+    """Seed ``target_path`` with dbt's partial parsing state kept beside the project's manifest and return
+    the ``--profile``/``--target`` arguments every parse of the project names (dbt parses everything
+    again when they differ from the state's)."""
+    from dango_provider.core.dbt_profile import profile_name
+
+    state = Naming.manifest_path(dbt_dir).parent / PARTIAL_PARSE
+    if state.exists():
+        shutil.copyfile(state, target_path / PARTIAL_PARSE)
+    return ["--profile", profile_name(dbt_dir)] + (["--target", target] if target else [])
+
+
 def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = None,
                      run: Callable[[list[str], Path, dict[str, str]], object] = run_dbt) -> Path:
     """``dbt parse`` into a temporary target, then atomically replace ``target/manifest.json``.
@@ -100,21 +112,16 @@ def refresh_manifest(dbt_dir: Path, env: dict[str, str], target: str | None = No
     names them, so its dbt parses partially from the state this parse keeps (dbt parses everything again
     when they differ).
     """
-    from dango_provider.core.dbt_profile import profile_name
-
     manifest = Naming.manifest_path(dbt_dir)
     manifest.parent.mkdir(parents=True, exist_ok=True)
     for stale in manifest.parent.glob(".parse-*"):  # left by a killed parse; callers hold the project lock
         shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix=".parse-") as tmp:
         # dbt's partial parsing state, kept beside the manifest: only changed files are parsed again
-        cache = manifest.parent / PARTIAL_PARSE
-        if cache.exists():
-            shutil.copyfile(cache, Path(tmp) / PARTIAL_PARSE)
-        named = ["--profile", profile_name(dbt_dir)] + (["--target", target] if target else [])
+        named = with_parse_state(dbt_dir, Path(tmp), target)
         run(["parse", "--target-path", tmp, "--quiet", *named], dbt_dir, env)
         if (Path(tmp) / PARTIAL_PARSE).exists():
-            os.replace(Path(tmp) / PARTIAL_PARSE, cache)
+            os.replace(Path(tmp) / PARTIAL_PARSE, manifest.parent / PARTIAL_PARSE)
         os.replace(Path(tmp) / "manifest.json", manifest)
     return manifest
 

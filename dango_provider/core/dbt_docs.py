@@ -8,8 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from dango_provider.core.dbt_cli import PARTIAL_PARSE, run_dbt
-from dango_provider.core.naming import Naming
+from dango_provider.core.dbt_cli import run_dbt, with_parse_state
 from dango_provider.exceptions import DbtRunError
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
@@ -54,15 +53,10 @@ def generate_docs(dbt_dir: Path, env: dict[str, str], docs_dir: Path, target: st
     the last ``dbt parse`` of the project kept (copied in; profile and target named as that parse names
     them). ``run(args, dbt_dir, env)`` runs dbt: a subprocess by default, or in the caller's process.
     """
-    from dango_provider.core.dbt_profile import profile_name
-
     docs_dir.parent.mkdir(parents=True, exist_ok=True)
-    args = ["docs", "generate", "--quiet", "--profile", profile_name(dbt_dir)] + (["--target", target] if target else [])
     with tempfile.TemporaryDirectory(dir=docs_dir.parent, prefix=".docs-target-") as tmp:
-        state = Naming.manifest_path(dbt_dir).parent / PARTIAL_PARSE
-        if state.exists():
-            shutil.copyfile(state, Path(tmp) / PARTIAL_PARSE)
-        run([*args, "--target-path", tmp], dbt_dir, env)
+        named = with_parse_state(dbt_dir, Path(tmp), target)
+        run(["docs", "generate", "--quiet", *named, "--target-path", tmp], dbt_dir, env)
         missing = [name for name in SITE_FILES if not (Path(tmp) / name).exists()]
         if missing:
             raise DbtRunError(f"`dbt docs generate` in '{dbt_dir}' wrote no {', '.join(missing)}")
