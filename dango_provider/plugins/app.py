@@ -14,6 +14,7 @@ variables are shown, never a value.
 
 from __future__ import annotations
 
+import functools
 import logging
 import mimetypes
 from pathlib import Path
@@ -45,7 +46,15 @@ NARROW_DOCS_STYLE = ("<style id=\"dango-narrow-docs\">@media (max-width: 960px) 
 
 
 def _docs_index(path: Path) -> str:
-    """dbt's ``index.html`` with ``NARROW_DOCS_STYLE`` at the end of its head (after dbt's own styles)."""
+    """dbt's ``index.html`` with ``NARROW_DOCS_STYLE`` at the end of its head (after dbt's own styles).
+
+    The page is about 1.8 MB: it is read again only when a publish replaced the file."""
+    stat = path.stat()
+    return _styled_index(path, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=2)
+def _styled_index(path: Path, mtime_ns: int, size: int, inode: int) -> str:
     html = path.read_text(encoding="utf-8")
     head_end = html.find("</head>")
     return html if head_end < 0 else html[:head_end] + NARROW_DOCS_STYLE + html[head_end:]

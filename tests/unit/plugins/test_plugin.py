@@ -74,3 +74,22 @@ def test_the_app_is_built_on_the_first_request_and_json_needs_a_login():
     # a script fetching a docs file gets 401 too, not a login page
     assert asyncio.run(get("/docs/manifest.json", accept="application/json")).status_code == 401
     assert lazy._app is built
+
+
+def test_docs_index_is_styled_and_read_again_when_a_publish_replaced_it(tmp_path):
+    import os
+
+    from dango_provider.plugins.app import NARROW_DOCS_STYLE, _docs_index
+
+    index = tmp_path / "index.html"
+    index.write_text("<html><head><title>one</title></head><body></body></html>")
+    first = _docs_index(index)
+    assert first == f"<html><head><title>one</title>{NARROW_DOCS_STYLE}</head><body></body></html>"
+    assert _docs_index(index) is first, "an unchanged page is not read again"
+    # a publish swaps a new file in (same size, same modification time): the new page is served
+    new = tmp_path / "new.html"
+    new.write_text("<html><head><title>two</title></head><body></body></html>")
+    stat = index.stat()
+    os.utime(new, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(new, index)
+    assert "<title>two</title>" in _docs_index(index)
