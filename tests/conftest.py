@@ -45,6 +45,11 @@ def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    reap_group(process, grace)
+
+
+def reap_group(process: subprocess.Popen, grace: float = 30) -> None:
+    """Wait up to ``grace`` seconds for ``process``, already sent SIGTERM; then SIGKILL its group."""
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:

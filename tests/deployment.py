@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg2
 
-from tests.conftest import BIN, airflow_env, run, stop_group
+from tests.conftest import BIN, airflow_env, reap_group, run
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -188,7 +188,7 @@ class Deployment:
             except ProcessLookupError:
                 pass
         for proc in self.procs.values():
-            stop_group(proc)
+            reap_group(proc)
         self.procs.clear()
         if self.broker_db is not None:
             redis_client(self.broker_db).flushdb()

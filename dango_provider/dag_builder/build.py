@@ -183,11 +183,14 @@ def refuse_shared_duckdb_file(project: Project, settings: DangoSettings) -> None
             "(airflow celery worker --queues default,<that queue> on one worker), or use warehouse type ducklake")
 
 
-def build_dags(project: Project, settings: DangoSettings | None = None) -> dict[str, DAG]:
+def build_dags(project: Project, settings: DangoSettings | None = None, only: str | None = None) -> dict[str, DAG]:
+    """Every DAG of the project, or only the DAG ``only`` names (a task process needs no other)."""
     settings = settings or load_settings()
     refuse_shared_duckdb_file(project, settings)
-    dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources}
-    dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
+    dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources
+            if only in (None, Naming.ingest_dag_id(s.name))}
+    if only in (None, Naming.transform_dag_id):
+        dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
     return dags
 
 

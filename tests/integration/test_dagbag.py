@@ -62,6 +62,19 @@ def test_demo_dags_tasks_and_pools(airflow_home, demo_project):
     assert not (demo_project / "data" / "warehouse.duckdb").exists()
 
 
+def test_a_task_process_builds_only_its_dag(airflow_home, demo_project):
+    """Airflow names the DAG a task's process parses the file for: only that one is built there, with
+    the same tasks, pools and schedule as when the DAG processor builds them all."""
+    env = airflow_env(airflow_home, demo_project)
+    everything = parse(demo_project / "dags", env)
+    for dag_id in ("dango_transform", "dango_ingest__orders"):
+        only = parse(demo_project / "dags", {**env, "_AIRFLOW_PARSING_CONTEXT_DAG_ID": dag_id,
+                                             "_AIRFLOW_PARSING_CONTEXT_TASK_ID": "any"})
+        assert only["errors"] == {} and only["dags"] == [dag_id]
+        for key in ("tasks", "placement", "schedules"):
+            assert only[key][dag_id] == everything[key][dag_id], key
+
+
 def _json_list(output: str) -> list[dict]:
     """The JSON list an ``airflow ... -o json`` command printed (after any log lines)."""
     return json.loads(next(line for line in output.splitlines() if line.startswith("[{") or line == "[]"))
