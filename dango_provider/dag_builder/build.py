@@ -187,8 +187,8 @@ def build_dags(project: Project, settings: DangoSettings | None = None, only: st
     """Every DAG of the project, or only the DAG ``only`` names (a task process needs no other)."""
     settings = settings or load_settings()
     refuse_shared_duckdb_file(project, settings)
-    dags = {Naming.ingest_dag_id(s.name): build_ingest_dag(project, s, settings) for s in project.enabled_sources
-            if only in (None, Naming.ingest_dag_id(s.name))}
+    sources = {Naming.ingest_dag_id(s.name): s for s in project.enabled_sources}
+    dags = {dag_id: build_ingest_dag(project, s, settings) for dag_id, s in sources.items() if only in (None, dag_id)}
     if only in (None, Naming.transform_dag_id):
         dags[Naming.transform_dag_id] = build_transform_dag(project, settings)
     return dags
