@@ -88,6 +88,13 @@ def run_nodes(state_root: Path, run_id: str) -> dict[str, dict]:
         return {}
 
 
+def not_built(nodes: dict[str, dict]) -> list[dict]:
+    """The nodes of a run whose latest result is a failure, or that dbt skipped because a node before them
+    failed: while there is one, the run's warehouse is not published."""
+    return sorted((n for n in nodes.values() if n.get("status") in (*FAILED, "skipped")),
+                  key=lambda n: (ORDER.get(str(n.get("status")), 3), n.get("unique_id") or ""))
+
+
 def recent_runs(state_root: Path, limit: int = 10) -> list[dict]:
     """The last ``limit`` runs, newest first, each with its nodes ordered failures first."""
     found = []

@@ -116,7 +116,6 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     ) or (AssetAny(*assets) if assets else None)
     env = {**warehouse_for(project).dbt_env(), "DANGO_LOCK_TIMEOUT": str(settings.lock_timeout)}
     dbt_dir, target = project.dbt_dir, project.config.dbt.target
-    state_root = Naming.state_dir(project.root)
     writer = writer_placement(project, settings)
     with DAG(
         dag_id=Naming.transform_dag_id,
@@ -137,27 +136,25 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         ready = SourcesReadyOperator(task_id="sources_ready", project_dir=str(project.root))
         drift_gate = SchemaDriftSensor(task_id="schema_drift_gate", **waiting)
         freshness = FreshnessSensor(task_id="freshness", **waiting)
-        build = project_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
-        rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root)
-        # publish what was built, also when nodes of a source that never loaded were left out (skipped)
-        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), **writer,
-                                          trigger_rule="none_failed_min_one_success")
+        build = project_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
+        rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
+        # publish what the build built (skipped when a node of the run failed); the node tasks report after it
+        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), **writer)
         # no pool: Metabase reads the serving copy, never the warehouse
         refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
         docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), **writer)
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
         if with_loaded_at:
-            checked = source_freshness(dbt_dir=dbt_dir, env=env, writer=writer, target=target, state_root=state_root,
+            checked = source_freshness(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root,
                                        sources=with_loaded_at)
             gates >> checked
             gates = [checked]
         ready >> drift_gate
         ready >> freshness
-        gates >> build
+        gates >> build >> publish >> refresh_metabase >> docs
         if rest is not None:
-            build >> rest >> publish
-        build >> publish >> refresh_metabase >> docs
+            publish >> rest
     return dag
 
 

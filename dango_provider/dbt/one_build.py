@@ -5,7 +5,8 @@ parallelism and ordering) and records each node's result in the run's record. Ea
 reports its node instead of building it again: its model, seed or snapshot and the tests it owns (those on
 it that have no task of their own), with dbt's message when one failed. A node the build did not reach
 (rendered from a newer manifest, say) and every retry or cleared task (try 2 and later) build the node in
-the task itself, as before. ``dbt_build`` fails only for a failure no rendered task reports (a staging
+the task itself, as before, and publish the serving copy again once no node of the run has failed: the
+node tasks run after ``publish_snapshot``, off the path from the build to the published data. ``dbt_build`` fails only for a failure no rendered task reports (a staging
 model, a test without a task): every failed node fails a task, and the run.
 """
 
@@ -32,9 +33,21 @@ def node_of(task: Any) -> dict | None:
     return (getattr(task, "extra_context", None) or {}).get("dbt_node_config")
 
 
-def rendered_nodes(dag: Any) -> set[str]:
-    """Unique ids of the nodes that have a task of their own in ``dag``."""
-    return {node["unique_id"] for task in dag.tasks if (node := node_of(task))}
+def rendered_nodes(dag: Any, in_run: set[str] | None = None) -> set[str]:
+    """Unique ids of the nodes that have a task of their own in ``dag`` (and, given ``in_run``, in the run:
+    a run created before the manifest listed a node has no task for it, though the DAG parsed now has)."""
+    return {node["unique_id"] for task in dag.tasks
+            if (node := node_of(task)) and (in_run is None or task.task_id in in_run)}
+
+
+def tasks_in_run(context: Any) -> set[str] | None:
+    """The task ids of this DAG run, as Airflow's metadata holds them (None where the task instance cannot
+    ask: outside a task runner)."""
+    ti = context["ti"]
+    if not callable(getattr(ti, "get_task_states", None)):
+        return None
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[context["run_id"]])
+    return set(states.get(context["run_id"]) or {})
 
 
 def owners(manifest: dict, rendered: set[str]) -> dict[str, set[str]]:
@@ -47,6 +60,12 @@ def owners(manifest: dict, rendered: set[str]) -> dict[str, set[str]]:
             if parents:
                 out[uid] = parents
     return out
+
+
+def _state_root(task: Any) -> Path:
+    from dango_provider.core.naming import Naming
+
+    return Naming.state_dir(Path(task.callback_args["project_root"]))
 
 
 def _manifest(task: Any) -> dict:
@@ -68,13 +87,17 @@ def report_instead_of_building(context: Any) -> None:
     running dbt again."""
     task, ti = context["task"], context["ti"]
     node = node_of(task)
-    if node is None or getattr(ti, "try_number", 1) > 1:
+    if node is None:
         return
-    built = {uid: n for uid, n in run_nodes(Path(task.callback_args["state_root"]), context["run_id"]).items()
+    if getattr(ti, "try_number", 1) > 1:
+        publish_after_building(context)
+        return
+    built = {uid: n for uid, n in run_nodes(_state_root(task), context["run_id"]).items()
              if n.get("task_id") == BUILD_TASK}
     if node["unique_id"] not in built:
-        return  # the build did not reach it: the task builds it itself
-    mine = owners(_manifest(task), rendered_nodes(context["dag"]))
+        publish_after_building(context)  # the build did not reach it: the task builds it itself
+        return
+    mine = owners(_manifest(task), rendered_nodes(context["dag"], tasks_in_run(context)))
     reported = sorted((n for uid, n in built.items() if node["unique_id"] in mine.get(uid, ())),
                       key=lambda n: (n["unique_id"] != node["unique_id"], n["unique_id"]))
 
@@ -89,6 +112,37 @@ def report_instead_of_building(context: Any) -> None:
         return _ran_nothing()
 
     task.build_and_run_cmd = report
+
+
+def publish_after_building(context: Any) -> None:
+    """A node task that builds its node itself (a retry, a clear, a node the build did not reach) writes
+    after ``publish_snapshot`` published the run: once it built, it publishes again, when no node of the
+    run has failed (else the task that rebuilds the last failed one does)."""
+    task = context["task"]
+    build = task.build_and_run_cmd
+
+    def run(context: Any, cmd_flags: list[str] | None = None, **kwargs: Any) -> Any:
+        result = build(context=context, cmd_flags=cmd_flags, **kwargs)
+        republish(task, context["run_id"])
+        return result
+
+    task.build_and_run_cmd = run
+
+
+def republish(task: Any, run_id: str) -> dict | None:
+    from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.operators.publish import blocking_nodes, publish
+    from dango_provider.settings import load_configured_project, load_settings
+
+    root = Path(task.callback_args["project_root"])
+    blocking = blocking_nodes(root, run_id)
+    if blocking:
+        task.log.info("not published yet: %d node(s) of this run failed or were skipped after a failure (%s)",
+                      len(blocking), "; ".join(blocking))
+        return None
+    project = load_configured_project(root)
+    return publish(warehouse_for(project, lock_timeout=load_settings().lock_timeout), project.warehouse_path,
+                   f"{task.dag_id}.{task.task_id} run {run_id}", task.log)
 
 
 def remember_run_results(task: Any, run_results: dict) -> None:
@@ -109,7 +163,7 @@ def tolerate_reported_failures(context: Any) -> None:
             results = getattr(task, _RESULTS, None)
             if not results:
                 raise
-            mine = owners(_manifest(task), rendered_nodes(context["dag"]))
+            mine = owners(_manifest(task), rendered_nodes(context["dag"], tasks_in_run(context)))
             failed = [r for r in results.get("results") or [] if str(r.get("status")) in FAILED]
             unreported = [r["unique_id"] for r in failed if not mine.get(r.get("unique_id"))]
             if not failed or unreported:

@@ -30,7 +30,7 @@ STAGING_SELECTOR = "path:models/staging"
 
 
 def _common(dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str,
-            state_root: Path) -> tuple[ProfileConfig, dict]:
+            project_root: Path) -> tuple[ProfileConfig, dict]:
     from dango_provider.core.dbt_profile import profile_name, profiles_dir
 
     profile = ProfileConfig(profile_name=profile_name(dbt_dir), target_name=target,
@@ -43,16 +43,15 @@ def _common(dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: 
         "install_deps": False,
         # after dbt ran (failed too): its run_results.json into the run's record (dango status, the overview)
         "callback": record_run_results,
-        "callback_args": {"state_root": str(state_root)},
+        "callback_args": {"project_root": str(project_root)},
     }
     return profile, operator_args
 
 
-def record_run_results(project_dir: str, *, state_root: str, context) -> None:
+def record_run_results(project_dir: str, *, project_root: str, context) -> None:
     import json
 
     from dango_provider.core.transform_results import record
-
     from dango_provider.dbt.one_build import remember_run_results
 
     path = Path(project_dir) / "target" / "run_results.json"
@@ -60,7 +59,7 @@ def record_run_results(project_dir: str, *, state_root: str, context) -> None:
         run_results = json.loads(path.read_text())
     except (OSError, ValueError):
         return  # dbt stopped before it ran a node (a parse error): the task's own log says why
-    record(Path(state_root), context["run_id"], run_results, task_id=context["task"].task_id)
+    record(Naming.state_dir(Path(project_root)), context["run_id"], run_results, task_id=context["task"].task_id)
     remember_run_results(context["task"], run_results)
 
 
@@ -132,7 +131,7 @@ def _scope_now(manifest: dict, scope: dict) -> tuple[dict[str, list[str]], set[s
             set(not_selected(manifest, selected)) if selected is not None else set())
 
 
-def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
+def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, project_root: Path,
                   task_id: str = BUILD_TASK):
     """One task: ``dbt build`` of everything the run builds (models, seeds, snapshots and their tests).
 
@@ -140,7 +139,7 @@ def project_build(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str],
     ingest's ``dbt parse`` keeps it) and its cache's into the task's copy of the project, and caches the
     build's own afterwards. Without a cache directory Cosmos copies none, and dbt parses the whole project.
     """
-    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, project_root)
     return DbtBuildLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -163,10 +162,10 @@ def parse_cache_dir(dbt_dir: Path) -> Path:
     return Path(cosmos_settings.cache_dir) / f"dango_build_{digest}"
 
 
-def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
+def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, project_root: Path,
                      sources: list[str], task_id: str = "dbt_source_freshness"):
     """``dbt source freshness`` for the raw sources that declare a ``loaded_at_field``; fails when stale."""
-    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, project_root)
     return DbtSourceLocalOperator(
         task_id=task_id,
         project_dir=str(dbt_dir),
@@ -178,13 +177,13 @@ def source_freshness(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, st
     )
 
 
-def transform_group(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, state_root: Path,
+def transform_group(*, dbt_dir: Path, env: dict[str, str], writer: dict[str, str], target: str, project_root: Path,
                     group_id: str = "dbt"):
     """Seeds, snapshots, intermediate and mart models with their tests, rendered from the manifest: each
     task reports its node from ``dbt_build`` (or builds it on a retry). None without a manifest (no source
     loaded yet): ``dbt_build`` alone builds and answers for everything then.
     """
-    profile, operator_args = _common(dbt_dir, env, writer, target, state_root)
+    profile, operator_args = _common(dbt_dir, env, writer, target, project_root)
     manifest = Naming.manifest_path(dbt_dir)
     if not manifest.exists():
         return None

@@ -119,7 +119,11 @@ def test_a_failing_test_of_a_mart_fails_the_marts_own_task(project, airflow_home
     states = _task_states(airflow_home, run_id)
     assert states["dbt_build"] == "success", "the build answers only for failures no task of its own reports"
     assert states["dbt.payment_totals_model_build"] == "failed"
-    assert states.get("publish_snapshot") in ("upstream_failed", None)
+    # published right after the build, before the node tasks report: refused, saying why
+    assert states["publish_snapshot"] == "skipped"
+    assert ("not published: 1 node(s) of this run failed or were skipped after a failure "
+            "(test totals_reach_100: fail)") in log
+    assert not (project / "data" / "serving" / "warehouse.duckdb").exists()
     assert "1 node(s) failed; their own tasks fail with dbt's message: test." in log and ".totals_reach_100" in log
     assert "test totals_reach_100: fail" in log and "Got 1 result, configured to fail if != 0" in log
 

@@ -48,13 +48,13 @@ class Task(SimpleNamespace):
 def _setup(tmp_path, try_number: int = 1, node: str = "model.p.mart", results=None):
     (tmp_path / "target").mkdir(exist_ok=True)
     (tmp_path / "target" / "manifest.json").write_text(json.dumps(MANIFEST))
-    state = tmp_path / "state"
+    state = tmp_path / ".dango" / "state"
     record(state, "run1", {"results": results or [result("model.p.mart", "success"),
                                                    result("test.p.mart_ok", "pass")]}, task_id="dbt_build")
-    dag = SimpleNamespace(tasks=[SimpleNamespace(extra_context={"dbt_node_config": {"unique_id": u}})
+    dag = SimpleNamespace(tasks=[SimpleNamespace(task_id=u, extra_context={"dbt_node_config": {"unique_id": u}})
                                  for u in RENDERED])
     task = Task(extra_context={"dbt_node_config": {"unique_id": node, "name": node.rsplit(".", 1)[1]}},
-                project_dir=str(tmp_path), callback_args={"state_root": str(state)}, built=False,
+                project_dir=str(tmp_path), callback_args={"project_root": str(tmp_path)}, built=False,
                 log=SimpleNamespace(info=lambda *a: None, warning=lambda *a: None))
     return task, {"task": task, "ti": SimpleNamespace(try_number=try_number), "run_id": "run1", "dag": dag}
 
@@ -76,15 +76,34 @@ def test_a_failed_test_of_the_node_fails_its_task_with_dbts_message(tmp_path):
         task.build_and_run_cmd(context=context, cmd_flags=[])
 
 
-def test_a_retry_or_a_node_the_build_did_not_reach_builds_itself(tmp_path):
-    task, context = _setup(tmp_path, try_number=2)
+def test_a_retry_or_a_node_the_build_did_not_reach_builds_itself_and_publishes_only_a_clean_run(tmp_path):
+    failing = [result("model.p.mart", "success"), result("test.p.both", "fail", "Got 1 result")]
+    for try_number, node in ((2, "model.p.mart"), (1, "model.p.other")):  # a retry; a node the build missed
+        task, context = _setup(tmp_path, try_number=try_number, node=node, results=failing)
+        logged: list[str] = []
+        task.log.info = lambda message, *args: logged.append(message % args)
+        report_instead_of_building(context)
+        task.build_and_run_cmd(context=context, cmd_flags=[])
+        assert task.built is True
+        assert logged == ["not published yet: 1 node(s) of this run failed or were skipped after a failure "
+                          "(test both: fail)"]
+
+
+def test_a_rebuilt_node_publishes_the_serving_copy_once_no_node_of_the_run_failed(tmp_path):
+    import duckdb
+
+    from tests.conftest import make_small_project
+
+    root = make_small_project(tmp_path / "project", 'version: "1.0"\nsources: []\n', {})
+    task, context = _setup(root, try_number=2)
+    (root / "data").mkdir(exist_ok=True)
+    with duckdb.connect(str(root / "data" / "warehouse.duckdb")) as con:
+        con.execute("create table mart as select 42 as answer")
+    task.dag_id, task.task_id = "dango_transform", "dbt.mart_model_build"
     report_instead_of_building(context)
     task.build_and_run_cmd(context=context, cmd_flags=[])
-    assert task.built is True
-    task, context = _setup(tmp_path, node="model.p.other")
-    report_instead_of_building(context)
-    task.build_and_run_cmd(context=context, cmd_flags=[])
-    assert task.built is True
+    with duckdb.connect(str(root / "data" / "serving" / "warehouse.duckdb"), read_only=True) as con:
+        assert con.sql("select answer from mart").fetchone() == (42,)
 
 
 def _failing_build(tmp_path, results):
@@ -109,3 +128,16 @@ def test_the_build_fails_only_for_a_failure_no_task_reports(tmp_path):
     build, context = _failing_build(tmp_path, [])  # dbt ran no node (a compilation error)
     with pytest.raises(RuntimeError, match="dbt failed"):
         build.build_and_run_cmd(context=context, cmd_flags=[])
+
+
+def test_a_failure_whose_task_is_not_in_the_run_fails_the_build(tmp_path):
+    """A run created before the manifest listed the mart has no task for it (the DAG parsed in the task's
+    process has): nothing would report the failure, so the build fails."""
+    build, context = _failing_build(tmp_path, [result("model.p.mart", "success"), result("test.p.mart_ok", "fail")])
+    tasks = ["dbt_build", "model.p.other"]
+    context["ti"] = SimpleNamespace(try_number=1, dag_id="dango_transform",
+                                    get_task_states=lambda dag_id, run_ids: {"run1": dict.fromkeys(tasks, None)})
+    with pytest.raises(RuntimeError, match="dbt failed"):
+        build.build_and_run_cmd(context=context, cmd_flags=[])
+    tasks.append("model.p.mart")
+    build.build_and_run_cmd(context=context, cmd_flags=[])  # the mart's task fails instead
