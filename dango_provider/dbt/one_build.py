@@ -6,8 +6,9 @@ reports its node instead of building it again: its model, seed or snapshot and t
 it that have no task of their own), with dbt's message when one failed. A node the build did not reach
 (rendered from a newer manifest, say) and every retry or cleared task (try 2 and later) build the node in
 the task itself, as before, and publish the serving copy again once no node of the run has failed: the
-node tasks run after ``publish_snapshot``, off the path from the build to the published data. ``dbt_build`` fails only for a failure no rendered task reports (a staging
-model, a test without a task): every failed node fails a task, and the run.
+node tasks run after ``publish_snapshot``, off the path from the build to the published data.
+``dbt_build`` fails only for a failure no task of the run reports (a staging model, a test without a task,
+a node the run has no task for): every failed node fails a task, and the run.
 """
 
 from __future__ import annotations
