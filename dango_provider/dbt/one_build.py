@@ -133,7 +133,7 @@ def publish_after_building(context: Any) -> None:
 def republish(task: Any, run_id: str) -> dict | None:
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.operators.publish import blocking_nodes, publish
-    from dango_provider.settings import load_configured_project, load_settings
+    from dango_provider.settings import load_configured_project
 
     root = Path(task.callback_args["project_root"])
     blocking = blocking_nodes(root, run_id)
@@ -142,7 +142,7 @@ def republish(task: Any, run_id: str) -> dict | None:
                       len(blocking), "; ".join(blocking))
         return None
     project = load_configured_project(root)
-    return publish(warehouse_for(project, lock_timeout=load_settings().lock_timeout), project.warehouse_path,
+    return publish(warehouse_for(project), project.warehouse_path,
                    f"{task.dag_id}.{task.task_id} run {run_id}", task.log)
 
 

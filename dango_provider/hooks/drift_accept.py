@@ -11,7 +11,6 @@ def accept_drift(project, source_name: str, who: str) -> str:
     from dango_provider.core.governance_state import describe_changes, drift_blocked, pending_schema, release_drift
     from dango_provider.core.naming import Naming
     from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.settings import load_settings
     from dango_provider.sources.pipeline import source_state_dir
 
     source = project.source(source_name)
@@ -19,7 +18,7 @@ def accept_drift(project, source_name: str, who: str) -> str:
     changes = drift_blocked(state_dir)
     if changes is None:
         return f"source '{source.name}' has no schema change waiting for acceptance"
-    warehouse = warehouse_for(project, lock_timeout=load_settings().lock_timeout)
+    warehouse = warehouse_for(project)
     with warehouse.write_lock(f"dango drift accept {source.name} by {who}"):
         events = warehouse.transaction(lambda con: accept(con, source.name, pending_schema(state_dir), who,
                                                          journal=Naming.governance_journal(project.root)))

@@ -86,8 +86,13 @@ def warehouse_from_dbt_env(env: Mapping[str, str]) -> Warehouse | None:
 
 
 def warehouse_for(project: Any, *, lock_timeout: float | None = None) -> Warehouse:
-    """Factory: the warehouse described by the project's ``warehouse`` block."""
+    """Factory: the warehouse described by the project's ``warehouse`` block; a writer waits ``lock_timeout``
+    seconds for the lock, by default the deployment's ``[dango] lock_timeout``."""
     from dango_provider.hooks.duckdb import DuckDBHook
+    from dango_provider.settings import load_settings
+
+    if lock_timeout is None:
+        lock_timeout = load_settings().lock_timeout
 
     block = project.config.warehouse
     if block.type == "ducklake":

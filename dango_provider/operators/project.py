@@ -33,9 +33,8 @@ class ProjectOperator(BaseOperator):
     @cached_property
     def warehouse(self):
         from dango_provider.hooks.warehouse import warehouse_for
-        from dango_provider.settings import load_settings
 
-        return warehouse_for(self.project, lock_timeout=load_settings().lock_timeout)
+        return warehouse_for(self.project)
 
     @staticmethod
     def lock_owner(context: Context) -> str:

@@ -117,12 +117,11 @@ class SourcesReadyOperator(BaseOperator):
         from dango_provider.core.lock import warehouse_lock
         from dango_provider.core.transform_scope import write_placeholders
         from dango_provider.hooks.warehouse import warehouse_for
-        from dango_provider.settings import load_settings
 
         for file, names in blocking.items():
             self.log.warning("%s uses %s, of source(s) not loaded yet: left out until they load", file,
                              ", ".join(names))
-        warehouse = warehouse_for(project, lock_timeout=load_settings().lock_timeout)
+        warehouse = warehouse_for(project)
         with warehouse_lock(project.dbt_dir / ".dango-project.lock", timeout=warehouse.lock_timeout,
                             owner=f"{self.dag_id}.{self.task_id}"):
             written = write_placeholders(project.dbt_dir, not_ready)

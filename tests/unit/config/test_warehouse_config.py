@@ -59,3 +59,13 @@ def test_a_lake_data_path_outside_the_project_is_refused(write_sources, project_
     assert "outside the project directory" in error.message
     project = load_project(project_dir, allowed_roots=(tmp_path / "shared",))
     assert project.lake_data_path == (tmp_path / "shared").resolve()
+
+
+def test_a_warehouse_waits_for_its_lock_as_long_as_the_deployment_says(write_sources, project_dir, monkeypatch):
+    from dango_provider.hooks.warehouse import warehouse_for
+
+    write_sources(SOURCE)
+    project = load_project(project_dir)
+    monkeypatch.setenv("AIRFLOW__DANGO__LOCK_TIMEOUT", "42")
+    assert warehouse_for(project).lock_timeout == 42
+    assert warehouse_for(project, lock_timeout=5).lock_timeout == 5
