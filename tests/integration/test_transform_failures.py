@@ -9,29 +9,15 @@ import sqlite3
 import pytest
 
 from dango_provider.core.transform_results import recent_runs
+from tests import payments
 from tests.apiserver import overview_of
 from tests.conftest import BIN, airflow_env, make_small_project, run
 
 pytestmark = pytest.mark.slow
 
-SOURCES = """\
-version: "1.0"
-defaults: {retries: 0}
-sources:
-  - name: payments
-    type: csv
-    primary_key: payment_id
-    csv: {directory: data/payments}
-"""
-
-
 @pytest.fixture
 def project(tmp_path):
-    return make_small_project(tmp_path / "project", SOURCES, {
-        "data/payments/p1.csv": "payment_id,amount\n1,5.0\n2,-3.0\n3,7.5\n",
-        "dbt/models/marts/payment_totals.sql":
-            "select count(*) as payments, sum(amount) as total from {{ ref('stg_payments__payments') }}\n",
-    })
+    return make_small_project(tmp_path / "project", payments.SOURCES, payments.FILES)
 
 
 def test_ingest_emits_the_asset_with_row_counts_and_transform_builds(project, airflow_home):

@@ -9,27 +9,14 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from tests import payments
 from tests.conftest import BIN, make_small_project, run
 from tests.deployment import Deployment, wait_for
 
 pytestmark = pytest.mark.slow
 
-SOURCES = """\
-version: "1.0"
-defaults: {retries: 0}
-sources:
-  - name: payments
-    type: csv
-    primary_key: payment_id
-    csv: {directory: data/payments}
-"""
-
-FILES = {
-    "data/payments/p1.csv": "payment_id,amount\n1,5.0\n2,-3.0\n3,7.5\n",
-    "dbt/models/marts/payment_totals.sql":
-        "select count(*) as payments, sum(amount) as total from {{ ref('stg_payments__payments') }}\n",
-    "dbt/tests/totals_reach_100.sql": "select * from {{ ref('payment_totals') }} where total < 100\n",
-}
+FILES = {**payments.FILES,
+         "dbt/tests/totals_reach_100.sql": "select * from {{ ref('payment_totals') }} where total < 100\n"}
 MART_TASK = "dbt.payment_totals_model_build"
 
 
@@ -50,7 +37,7 @@ def _states(deployment: Deployment, run_id: str) -> dict[str, tuple[str, int]]:
 
 
 def test_a_cleared_node_task_rebuilds_its_node_and_publishes(tmp_path):
-    project = make_small_project(tmp_path / "project", SOURCES, FILES)
+    project = make_small_project(tmp_path / "project", payments.SOURCES, FILES)
     serving = project / "data" / "serving" / "warehouse.duckdb"
     deployment = Deployment(tmp_path, project, "sqlite")
     try:
