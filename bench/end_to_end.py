@@ -7,7 +7,8 @@
   made by our ``dango init``, until both return (the serving copy then holds the staging model);
 - ours under a running Airflow (api-server, DAG processor, LocalExecutor scheduler on SQLite, see
   _running_airflow.py): ``airflow dags trigger dango_ingest__orders``, the asset-triggered
-  ``dango_transform`` follows; timed from the ingest run's ``queued_at`` to ``publish_snapshot``'s end.
+  ``dango_transform`` follows; timed from the ingest run's ``queued_at`` to ``dbt_build``'s end (it publishes
+  what it built).
   Then a no-op re-sync (file unchanged) in the same deployment: trigger to its last task's end, and
   whether a transform was triggered (it should not be).
 
@@ -121,7 +122,7 @@ def our_scheduler_round(work: Path, data: Path) -> tuple[float, float, bool]:
         ra.wait_run(deployment, ingest, run_id)
         transform_run = ra.wait_new_run(deployment, transform, before)
         ra.wait_run(deployment, transform, transform_run)
-        to_publish = ra.last_task_end(deployment, transform, transform_run, "publish_snapshot") - \
+        to_publish = ra.last_task_end(deployment, transform, transform_run, "dbt_build") - \
             ra.queued_at(deployment, ingest, run_id)
         print("     " + ra.timeline(deployment, ingest, run_id))
         print("     " + ra.timeline(deployment, transform, transform_run))

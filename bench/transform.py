@@ -1,12 +1,12 @@
 """The demo's dbt project after its ingests: ``dango_transform`` against a plain ``dbt build`` of the same
 project on the same warehouse, rounds interleaved, in two phases:
 
-1. ``airflow dags test dango_transform`` (wall time, and from its start to ``publish_snapshot``'s end)
-   against the plain build;
+1. ``airflow dags test dango_transform`` (wall time, and from its start to ``dbt_build``'s end: it
+   publishes what it built) against the plain build;
 2. unless ``--no-scheduler``, under a running Airflow (api-server, DAG processor, LocalExecutor scheduler
    on SQLite, see _running_airflow.py) once it has rendered the models as tasks: ``airflow dags trigger
-   dango_transform``, timed from the run's ``queued_at`` to ``publish_snapshot``'s end (the warehouse
-   built and published) and to the run's last task, against the plain build again, measured while that
+   dango_transform``, timed from the run's ``queued_at`` to ``dbt_build``'s end (the warehouse built and
+   published) and to the run's last task, against the plain build again, measured while that
    Airflow idles beside it.
 
 Prints the time of each and the ratios (target: dango_transform <= 1.5x the plain build); asserts
@@ -59,13 +59,13 @@ def write_plain_dag(project: Path, plain_cmd: list[str], dbt_env: dict) -> None:
 
 def dags_test_to_publish(started: datetime) -> float:
     """Seconds from ``started`` (an ``airflow dags test`` command's start) to the end of the last
-    ``publish_snapshot`` in the metadata database of this run's AIRFLOW_HOME."""
+    ``dbt_build`` (which publishes) in the metadata database of this run's AIRFLOW_HOME."""
     import sqlite3
 
     con = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
     try:
         (end,) = con.execute("select max(end_date) from task_instance where dag_id = ? and task_id = "
-                             "'publish_snapshot'", (TRANSFORM,)).fetchone()
+                             "'dbt_build'", (TRANSFORM,)).fetchone()
     finally:
         con.close()
     ended = datetime.fromisoformat(str(end))
@@ -92,7 +92,7 @@ def scheduler_phase(work: Path, project: Path, plain_cmd: list[str], dbt_env: di
             run_id = ra.trigger(dep, TRANSFORM)
             ra.wait_run(dep, TRANSFORM, run_id)
             start = ra.queued_at(dep, TRANSFORM, run_id)
-            ours.append((ra.last_task_end(dep, TRANSFORM, run_id, "publish_snapshot") - start).total_seconds())
+            ours.append((ra.last_task_end(dep, TRANSFORM, run_id, "dbt_build") - start).total_seconds())
             last.append((ra.last_task_end(dep, TRANSFORM, run_id) - start).total_seconds())
             plain.append(run(plain_cmd, dbt_env, log))
             plain_run = ra.trigger(dep, PLAIN_DAG)
@@ -159,7 +159,7 @@ def main() -> int:
         print(f"plain dbt build as one Airflow task: median {median_one:.1f} s (best {best_one:.1f} s)")
         print(f"ratio: {median_ours / median_plain:.1f}x (target <= 1.5x); Airflow's share {median_one / median_plain:.1f}x, "
               f"dango_transform {median_ours / median_one:.1f}x the one-task DAG", flush=True)
-        print(f"to publish (the command's start to publish_snapshot's end): median {median_publish:.1f} s, "
+        print(f"to publish (the command's start to dbt_build's end): median {median_publish:.1f} s, "
               f"{median_publish / median_plain:.1f}x the plain build, {median_publish / median_one:.1f}x the one-task DAG",
               flush=True)
         if not args.no_scheduler:

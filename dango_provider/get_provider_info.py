@@ -19,7 +19,7 @@ def get_provider_info() -> dict:
             {"integration-name": "Dango", "external-doc-url": "https://pypi.org/project/dango-provider/", "tags": ["software"]}
         ],
         "operators": [{"integration-name": "Dango", "python-modules": [
-            "dango_provider.operators.ingest", "dango_provider.operators.staging", "dango_provider.operators.publish",
+            "dango_provider.operators.ingest", "dango_provider.operators.staging",
             "dango_provider.operators.dbt_docs", "dango_provider.operators.metabase"]}],
         "hooks": [{"integration-name": "Dango", "python-modules": ["dango_provider.hooks.duckdb"]}],
         "plugins": [{"name": "dango", "plugin-class": "dango_provider.plugins.dango_plugin.DangoPlugin"}],

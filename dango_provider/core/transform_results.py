@@ -95,6 +95,18 @@ def not_built(nodes: dict[str, dict]) -> list[dict]:
                   key=lambda n: (ORDER.get(str(n.get("status")), 3), n.get("unique_id") or ""))
 
 
+def not_published(state_root: Path, run_id: str) -> str | None:
+    """Why run ``run_id`` is not published (its nodes that failed, or that dbt skipped after a failure),
+    None when nothing keeps it from being published."""
+    blocking = not_built(run_nodes(state_root, run_id))
+    if not blocking:
+        return None
+    names = "; ".join(f"{n.get('resource_type')} {n.get('name')}: {n.get('status')}" for n in blocking)
+    return (f"not published: {len(blocking)} node(s) of this run failed or were skipped after a failure ({names}); "
+            "their tasks fail the run with dbt's message, and the serving copy keeps the last published build. "
+            "A cleared task that rebuilds its node publishes once no node of this run has failed.")
+
+
 def recent_runs(state_root: Path, limit: int = 10) -> list[dict]:
     """The last ``limit`` runs, newest first, each with its nodes ordered failures first."""
     found = []

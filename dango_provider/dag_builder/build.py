@@ -104,7 +104,6 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
     from dango_provider.hooks.warehouse import warehouse_for
     from dango_provider.operators.dbt_docs import DbtDocsOperator
     from dango_provider.operators.metabase import MetabaseRefreshOperator
-    from dango_provider.operators.publish import PublishSnapshotOperator
     from dango_provider.operators.readiness import SourcesReadyOperator
     from dango_provider.sensors.freshness import FreshnessSensor
     from dango_provider.sensors.schema_drift import SchemaDriftSensor
@@ -138,8 +137,6 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         freshness = FreshnessSensor(task_id="freshness", **waiting)
         build = project_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
         rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
-        # publish what the build built (skipped when a node of the run failed); the node tasks report after it
-        publish = PublishSnapshotOperator(task_id="publish_snapshot", project_dir=str(project.root), **writer)
         # no pool: Metabase reads the serving copy, never the warehouse
         refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
         docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), **writer)
@@ -152,9 +149,10 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
             gates = [checked]
         ready >> drift_gate
         ready >> freshness
-        gates >> build >> publish >> refresh_metabase >> docs
+        # dbt_build publishes what it built unless a node of the run failed; the node tasks report after it
+        gates >> build >> refresh_metabase >> docs
         if rest is not None:
-            publish >> rest
+            build >> rest
     return dag
 
 

@@ -5,8 +5,9 @@ parallelism and ordering) and records each node's result in the run's record. Ea
 reports its node instead of building it again: its model, seed or snapshot and the tests it owns (those on
 it that have no task of their own), with dbt's message when one failed. A node the build did not reach
 (rendered from a newer manifest, say) and every retry or cleared task (try 2 and later) build the node in
-the task itself, as before, and publish the serving copy again once no node of the run has failed: the
-node tasks run after ``publish_snapshot``, off the path from the build to the published data.
+the task itself, as before. ``dbt_build`` publishes the serving copy when no node of the run failed, and a
+node task that built its node publishes it again on the same condition: the node tasks run after the build,
+off the path from the build to the published data.
 ``dbt_build`` fails only for a failure no task of the run reports (a staging model, a test without a task,
 a node the run has no task for): every failed node fails a task, and the run.
 """
@@ -116,34 +117,41 @@ def report_instead_of_building(context: Any) -> None:
 
 
 def publish_after_building(context: Any) -> None:
-    """A node task that builds its node itself (a retry, a clear, a node the build did not reach) writes
-    after ``publish_snapshot`` published the run: once it built, it publishes again, when no node of the
-    run has failed (else the task that rebuilds the last failed one does)."""
+    """Whatever builds in a run publishes the serving copy once it built, when no node of the run has
+    failed: ``dbt_build``, and a node task that builds its node itself (a retry, a clear, a node the build
+    did not reach; the task that rebuilds the run's last failed node publishes it)."""
     task = context["task"]
     build = task.build_and_run_cmd
 
     def run(context: Any, cmd_flags: list[str] | None = None, **kwargs: Any) -> Any:
         result = build(context=context, cmd_flags=cmd_flags, **kwargs)
-        republish(task, context["run_id"])
+        publish_if_clean(task, context["run_id"])
         return result
 
     task.build_and_run_cmd = run
 
 
-def republish(task: Any, run_id: str) -> dict | None:
+def publish_if_clean(task: Any, run_id: str) -> dict | None:
+    """Checkpoint the warehouse and replace ``data/serving/warehouse.duckdb`` atomically, under the
+    warehouse's write lock, unless a node of run ``run_id`` failed (then log why, and publish nothing)."""
+    from dango_provider.core.naming import Naming
+    from dango_provider.core.snapshot import serving_path
+    from dango_provider.core.transform_results import not_published
     from dango_provider.hooks.warehouse import warehouse_for
-    from dango_provider.operators.publish import blocking_nodes, publish
     from dango_provider.settings import load_configured_project
 
     root = Path(task.callback_args["project_root"])
-    blocking = blocking_nodes(root, run_id)
-    if blocking:
-        task.log.info("not published yet: %d node(s) of this run failed or were skipped after a failure (%s)",
-                      len(blocking), "; ".join(blocking))
+    reason = not_published(Naming.state_dir(root), run_id)
+    if reason:
+        task.log.warning("%s", reason)
         return None
     project = load_configured_project(root)
-    return publish(warehouse_for(project), project.warehouse_path,
-                   f"{task.dag_id}.{task.task_id} run {run_id}", task.log)
+    warehouse = warehouse_for(project)
+    with warehouse.write_lock(f"{task.dag_id}.{task.task_id} run {run_id}"):
+        result = warehouse.publish(serving_path(project.warehouse_path))
+    task.log.info("published %s (%s tables, %s bytes, storage %s by %s)", result["path"], result["tables"],
+                  result["bytes"], result.get("storage_version"), result.get("method"))
+    return result
 
 
 def remember_run_results(task: Any, run_results: dict) -> None:

@@ -1,5 +1,5 @@
-"""The dbt part of ``dango_transform``: one ``dbt build`` of the project, then the nodes rendered by Cosmos
-from the manifest, each reporting its result.
+"""The dbt part of ``dango_transform``: one ``dbt build`` of the project, which publishes the serving copy,
+then the nodes rendered by Cosmos from the manifest, each reporting its result.
 
 Rendering reads ``target/manifest.json`` (``LoadMode.DBT_MANIFEST``): no ``dbt ls`` at parse time.
 ``dbt_build`` builds everything the run builds in one invocation, selecting at run time, so a source added
@@ -65,15 +65,21 @@ def record_run_results(project_dir: str, *, project_root: str, context) -> None:
 
 def prepare_dbt_task(context) -> None:
     """``pre_execute`` of every dbt task: run dbt in process under the warehouse lock, leave out what
-    depends on a source that never loaded, and let a node task report what ``dbt_build`` did with its node."""
+    depends on a source that never loaded, let ``dbt_build`` publish what it built, and let a node task report
+    what ``dbt_build`` did with its node."""
     from dango_provider.dbt.in_process import locked
-    from dango_provider.dbt.one_build import report_instead_of_building, tolerate_reported_failures
+    from dango_provider.dbt.one_build import (
+        publish_after_building,
+        report_instead_of_building,
+        tolerate_reported_failures,
+    )
 
     task = context["task"]
     task.run_dbt_runner = locked(task.run_dbt_runner)
     leave_out(context)
     if task.task_id == BUILD_TASK:
         tolerate_reported_failures(context)
+        publish_after_building(context)
     else:
         report_instead_of_building(context)
 

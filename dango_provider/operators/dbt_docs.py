@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 class DbtDocsOperator(ProjectOperator):
     """``dbt docs generate`` (in the task's process) and publish the site to ``data/serving/docs`` (served at ``/dango/docs/``);
-    skipped, saying so, when the site is current (same dbt manifest, same tables and columns).
+    skipped, saying so, when the site is current (same dbt manifest, same tables and columns), or when the
+    run was not published (a node of it failed).
 
     Runs in the writer pool and under the warehouse file lock: the catalog query opens the warehouse.
 
@@ -29,6 +30,11 @@ class DbtDocsOperator(ProjectOperator):
         from dango_provider.core.naming import Naming
 
         project = self.project
+        from dango_provider.core.transform_results import not_published
+
+        reason = not_published(Naming.state_dir(project.root), context["run_id"])
+        if reason:
+            raise AirflowSkipException(reason)
         docs_dir = Naming.docs_dir(project.warehouse_path)
         with self.warehouse.write_lock(self.lock_owner(context)):
             con = self.warehouse.connect()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
 from dango_provider.metabase.settings import DEFAULT_CONN_ID
 
@@ -18,9 +18,10 @@ class MetabaseRefreshOperator(BaseOperator):
     """Set Metabase up for the serving copy (idempotent) and request a schema sync and values rescan.
 
     Metabase is optional: without the Airflow connection ``metabase_conn_id`` the task only logs that
-    there is nothing to refresh. With it, any failure (Metabase unreachable, login refused, sync not
-    seen in time) fails the task. Runs in no pool: it reads only the serving copy, never the live
-    warehouse.
+    there is nothing to refresh. Skipped, saying why, when the run was not published (a node of it
+    failed): the serving copy did not change. With the connection, any failure (Metabase unreachable,
+    login refused, sync not seen in time) fails the task. Runs in no pool: it reads only the serving
+    copy, never the live warehouse.
 
     :param project_dir: the dango project directory (templated)
     :param metabase_conn_id: the Airflow connection of Metabase (templated); login is the admin's
@@ -41,6 +42,13 @@ class MetabaseRefreshOperator(BaseOperator):
         from dango_provider.metabase.settings import MetabaseSettings
         from dango_provider.settings import load_configured_project as load_project
 
+        project = load_project(self.project_dir)
+        from dango_provider.core.naming import Naming
+        from dango_provider.core.transform_results import not_published
+
+        reason = not_published(Naming.state_dir(project.root), context["run_id"])
+        if reason:
+            raise AirflowSkipException(reason)
         try:
             connection = BaseHook.get_connection(self.metabase_conn_id)
         except AirflowNotFoundException:
@@ -48,7 +56,6 @@ class MetabaseRefreshOperator(BaseOperator):
                           self.metabase_conn_id)
             return None
         settings = MetabaseSettings.from_connection(connection, self.metabase_conn_id)
-        project = load_project(self.project_dir)
         report = refresh_metabase(settings, serving_path(project.warehouse_path))
         database = report["database"]
         self.log.info("Metabase %s at %s: admin %s; database '%s' (id %s) %s; %d tables, hid %d; sync and "

@@ -137,7 +137,7 @@ def test_a_duckdb_file_on_several_workers_needs_one_queue_for_its_tasks(airflow_
     ingest = placed["placement"]["dango_ingest__orders"]
     assert {t for t, (_, queue) in ingest.items() if queue == "duckdb_file"} == {"load", "schema_drift", "pii_scan"}
     transform = placed["placement"]["dango_transform"]
-    assert {"dbt_build", "publish_snapshot", "dbt_docs"} <= {t for t, (_, q) in transform.items() if q == "duckdb_file"}
+    assert {"dbt_build", "dbt_docs"} <= {t for t, (_, q) in transform.items() if q == "duckdb_file"}
     for dag_id, tasks in placed["placement"].items():  # the writer pool's tasks, and only those
         for task_id, (pool, queue) in tasks.items():
             assert (queue == "duckdb_file") == (pool == "dango_duckdb"), (dag_id, task_id, pool, queue)

@@ -1,5 +1,5 @@
-"""Under a real scheduler (LocalExecutor, SQLite): ``publish_snapshot`` runs right after the one
-``dbt build``, before the node tasks report. A failing test on a mart fails the mart's task and the run
+"""Under a real scheduler (LocalExecutor, SQLite): the one ``dbt build`` publishes what it built before the
+node tasks report, unless a node of the run failed. A failing test on a mart fails the mart's task and the run
 (or the build, when the run has no task for the mart), and nothing is published; once the test is
 fixed, clearing the mart's task in Airflow rebuilds the mart in that task, which publishes the serving
 copy, and the run succeeds."""
@@ -61,7 +61,7 @@ def test_a_cleared_node_task_rebuilds_its_node_and_publishes(tmp_path):
         states = _states(deployment, run_id)
         assert state == "failed", states
         assert states["dbt_build"][0] == "success" and states[MART_TASK][0] == "failed"
-        assert states["publish_snapshot"][0] == "skipped" and not serving.exists()
+        assert states["refresh_metabase"][0] == "skipped" and not serving.exists()
         logs = deployment.task_logs()
         assert "not published: 1 node(s) of this run failed" in logs and "test totals_reach_100: fail" in logs
 
@@ -73,7 +73,7 @@ def test_a_cleared_node_task_rebuilds_its_node_and_publishes(tmp_path):
         wait_for(lambda: _transform(deployment, seen=1) == (run_id, "success"), 300, "the cleared run to succeed",
                  explain=deployment.unfinished)
         states = _states(deployment, run_id)
-        assert states[MART_TASK] == ("success", 2) and states["publish_snapshot"][0] == "skipped"
+        assert states[MART_TASK] == ("success", 2) and states["refresh_metabase"][0] == "skipped"
         con = duckdb.connect(str(serving), read_only=True)
         try:
             assert con.sql("select payments, total from marts.payment_totals").fetchone() == (3, 9.5)

@@ -13,6 +13,7 @@ from cosmos.dbt.runner import parse_number_of_warnings
 from dango_provider.core.transform_results import record
 from dango_provider.dbt.one_build import (
     owners,
+    publish_after_building,
     remember_run_results,
     report_instead_of_building,
     tolerate_reported_failures,
@@ -81,12 +82,13 @@ def test_a_retry_or_a_node_the_build_did_not_reach_builds_itself_and_publishes_o
     for try_number, node in ((2, "model.p.mart"), (1, "model.p.other")):  # a retry; a node the build missed
         task, context = _setup(tmp_path, try_number=try_number, node=node, results=failing)
         logged: list[str] = []
-        task.log.info = lambda message, *args: logged.append(message % args)
+        task.log.warning = lambda message, *args: logged.append(message % args)
         report_instead_of_building(context)
         task.build_and_run_cmd(context=context, cmd_flags=[])
         assert task.built is True
-        assert logged == ["not published yet: 1 node(s) of this run failed or were skipped after a failure "
-                          "(test both: fail)"]
+        assert len(logged) == 1 and logged[0].startswith(
+            "not published: 1 node(s) of this run failed or were skipped after a failure (test both: fail)")
+        assert not (tmp_path / "data" / "serving").exists()
 
 
 def test_a_rebuilt_node_publishes_the_serving_copy_once_no_node_of_the_run_failed(tmp_path):
@@ -106,8 +108,32 @@ def test_a_rebuilt_node_publishes_the_serving_copy_once_no_node_of_the_run_faile
         assert con.sql("select answer from mart").fetchone() == (42,)
 
 
+def test_the_build_publishes_what_it_built_unless_a_node_of_the_run_failed(tmp_path):
+    import duckdb
+
+    from tests.conftest import make_small_project
+
+    root = make_small_project(tmp_path / "project", 'version: "1.0"\nsources: []\n', {})
+    (root / "data").mkdir(exist_ok=True)
+    with duckdb.connect(str(root / "data" / "warehouse.duckdb")) as con:
+        con.execute("create table mart as select 42 as answer")
+    serving = root / "data" / "serving" / "warehouse.duckdb"
+    failing = [result("model.p.mart", "success"), result("test.p.mart_ok", "fail", "Got 2 results")]
+    build, context = _failing_build(root, failing)
+    publish_after_building(context)
+    build.build_and_run_cmd(context=context, cmd_flags=[])  # tolerated: the mart's task fails instead
+    assert not serving.exists()
+    build, context = _setup(root)
+    build.dag_id, build.task_id, build.extra_context = "dango_transform", "dbt_build", {}
+    publish_after_building(context)
+    build.build_and_run_cmd(context=context, cmd_flags=[])
+    assert build.built is True
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.sql("select answer from mart").fetchone() == (42,)
+
+
 def _failing_build(tmp_path, results):
-    build, context = _setup(tmp_path)
+    build, context = _setup(tmp_path, results=results)
     build.extra_context = {}
 
     def dbt(**_):

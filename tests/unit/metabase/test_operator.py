@@ -49,10 +49,24 @@ def test_without_a_connection_the_operator_only_logs(monkeypatch, project, caplo
     operator = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project))
 
     with caplog.at_level(logging.INFO):
-        assert operator.execute({}) is None
+        assert operator.execute({"run_id": "run1"}) is None
 
     assert ("no Airflow connection 'metabase_default': Metabase is not configured, nothing to refresh"
             in logged(caplog, capsys))
+
+
+def test_a_run_that_was_not_published_skips_the_refresh_saying_why(monkeypatch, project, metabase):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from dango_provider.core.transform_results import record
+
+    set_connection(monkeypatch, metabase.url)
+    record(project / ".dango" / "state", "run1", {"results": [
+        {"unique_id": "test.p.totals_ok", "status": "fail", "message": "Got 1 result"}]}, task_id="dbt_build")
+    operator = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project))
+    with pytest.raises(AirflowSkipException, match=r"not published: 1 node\(s\) of this run failed .*totals_ok: fail"):
+        operator.execute({"run_id": "run1"})
+    assert operator.execute({"run_id": "run2"})["database"]["id"], "another run, clean, refreshes"
 
 
 def test_with_a_connection_the_operator_sets_up_and_syncs(monkeypatch, project, metabase, caplog, capsys):
@@ -60,7 +74,7 @@ def test_with_a_connection_the_operator_sets_up_and_syncs(monkeypatch, project, 
     operator = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project))
 
     with caplog.at_level(logging.INFO):
-        report = operator.execute({})
+        report = operator.execute({"run_id": "run1"})
 
     assert report["admin"] == "created" and report["database"]["action"] == "created"
     assert report["database"]["database_file"] == str(project / "data" / "serving" / "warehouse.duckdb")
@@ -70,7 +84,7 @@ def test_with_a_connection_the_operator_sets_up_and_syncs(monkeypatch, project, 
     assert "Metabase v0.63.10 at http://127.0.0.1:" in log_text and "hid 4" in log_text
     assert PASSWORD not in json.dumps(report) and PASSWORD not in log_text  # the XCom and the log
 
-    again = operator.execute({})
+    again = operator.execute({"run_id": "run1"})
     assert again["admin"] == "existing" and again["database"]["action"] == "unchanged"
 
 
@@ -79,7 +93,7 @@ def test_a_configured_metabase_that_fails_fails_the_task(monkeypatch, project, c
     operator = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project))
 
     with caplog.at_level(logging.INFO), pytest.raises(DangoError, match=r"Metabase health check failed: GET /api/health") as raised:
-        operator.execute({})
+        operator.execute({"run_id": "run1"})
     log_text = logged(caplog, capsys)
     assert "Metabase is not ready (GET /api/health: ConnectError" in log_text
     assert PASSWORD not in log_text + str(raised.value)
