@@ -68,6 +68,7 @@ def prepare_dbt_task(context) -> None:
     depends on a source that never loaded, let ``dbt_build`` publish what it built, and let a node task report
     what ``dbt_build`` did with its node."""
     from dango_provider.dbt.in_process import locked
+    from dango_provider.dbt.lineage import skip_unread_lineage
     from dango_provider.dbt.one_build import (
         publish_after_building,
         report_instead_of_building,
@@ -76,6 +77,7 @@ def prepare_dbt_task(context) -> None:
 
     task = context["task"]
     task.run_dbt_runner = locked(task.run_dbt_runner)
+    skip_unread_lineage(task)
     leave_out(context)
     if task.task_id == BUILD_TASK:
         tolerate_reported_failures(context)
