@@ -145,12 +145,12 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         if with_loaded_at:
             checked = source_freshness(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root,
                                        sources=with_loaded_at)
-            gates >> checked
+            [ready, *gates] >> checked  # a dbt task: it reads sources_ready's decision
             gates = [checked]
-        ready >> drift_gate
-        ready >> freshness
+        # the gates read state files only and do not wait for sources_ready: the three start together
+        [ready, *gates] >> build
         # dbt_build publishes what it built unless a node of the run failed; the node tasks report after it
-        gates >> build >> refresh_metabase >> docs
+        build >> refresh_metabase >> docs
         if rest is not None:
             build >> rest
     return dag

@@ -35,10 +35,22 @@ class StateSensor(BaseSensorOperator):
         project = load_project(self.project_dir)
         return {s.name: source_state_dir(project, s) for s in project.enabled_sources}
 
+    def _skip_before_any_load(self) -> None:
+        """Nothing to guard while no source of the project has loaded: the transform builds nothing then
+        (``sources_ready`` skips too), so waiting for a first load here would only fail the run later."""
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from dango_provider.core.governance_state import is_ready
+
+        dirs = self.state_dirs()
+        if dirs and not any(is_ready(d) for d in dirs.values()):
+            raise AirflowSkipException(f"nothing to check: no source has loaded yet ({', '.join(dirs)})")
+
     def trigger(self, deadline: str) -> BaseTrigger:
         raise NotImplementedError
 
     def execute(self, context: Context) -> None:
+        self._skip_before_any_load()
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):

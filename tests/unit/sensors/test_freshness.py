@@ -42,3 +42,21 @@ def test_stale_or_never_loaded_waits_through_the_trigger(tmp_path):
 def test_execute_complete_fails_naming_stale_sources(tmp_path):
     with pytest.raises(FreshnessError, match="stale sources: source 'orders' last loaded"):
         sensor(make(tmp_path)).execute_complete({}, {"status": "stale", "stale": ["source 'orders' last loaded x"]})
+
+
+def test_before_any_source_loaded_the_gates_skip_saying_why(tmp_path):
+    """The gates start beside sources_ready: with no source loaded there is nothing to build, and
+    waiting for a first load would only fail the run later."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from dango_provider.sensors.schema_drift import SchemaDriftSensor
+
+    project = make(tmp_path)
+    drift = SchemaDriftSensor(task_id="schema_drift_gate", project_dir=str(project), timeout=0, poke_interval=1)
+    for gate in (sensor(project), drift):
+        with pytest.raises(AirflowSkipException, match=r"nothing to check: no source has loaded yet \(orders, customers\)"):
+            gate.execute({})
+    _loaded(project, "customers", 1)  # no thresholds of its own; orders never loaded: the freshness gate waits
+    with pytest.raises(TaskDeferred):
+        sensor(project).execute({})
+    assert drift.execute({}) is None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from dango_provider.core.governance_state import block_for_drift, release_drift
+from dango_provider.core.governance_state import block_for_drift, mark_ready, release_drift
 from dango_provider.exceptions import SchemaDriftError
 from dango_provider.sensors.schema_drift import SchemaDriftSensor
 from dango_provider.triggers.schema_drift import SchemaDriftTrigger
@@ -29,8 +29,13 @@ def test_poke_is_false_while_a_source_is_blocked_and_true_once_released(tmp_path
     assert sensor(project).poke({}) is True
 
 
+def loaded(project):
+    mark_ready(state_dir(project, "orders"), {"loaded_at": "2026-12-05T00:00:00+00:00"})
+    return project
+
+
 def test_execute_defers_to_the_trigger_when_blocked(tmp_path):
-    project = make(tmp_path)
+    project = loaded(make(tmp_path))
     block_for_drift(state_dir(project, "orders"), [CHANGE], {"format": 1, "tables": {}})
     with pytest.raises(TaskDeferred) as info:
         sensor(project).execute({})
@@ -44,7 +49,7 @@ def test_execute_defers_to_the_trigger_when_blocked(tmp_path):
 
 
 def test_execute_returns_at_once_when_nothing_is_blocked(tmp_path):
-    assert sensor(make(tmp_path)).execute({}) is None
+    assert sensor(loaded(make(tmp_path))).execute({}) is None
 
 
 def test_execute_complete_fails_listing_the_changes(tmp_path):
