@@ -137,7 +137,7 @@ def publish_if_clean(task: Any, run_id: str) -> dict | None:
     from dango_provider.core.naming import Naming
     from dango_provider.core.snapshot import serving_path
     from dango_provider.core.transform_results import not_published
-    from dango_provider.hooks.warehouse import warehouse_for
+    from dango_provider.hooks.warehouse import lock_owner, warehouse_for
     from dango_provider.settings import load_configured_project
 
     root = Path(task.callback_args["project_root"])
@@ -147,7 +147,7 @@ def publish_if_clean(task: Any, run_id: str) -> dict | None:
         return None
     project = load_configured_project(root)
     warehouse = warehouse_for(project)
-    with warehouse.write_lock(f"{task.dag_id}.{task.task_id} run {run_id}"):
+    with warehouse.write_lock(lock_owner(task.dag_id, task.task_id, run_id)):
         result = warehouse.publish(serving_path(project.warehouse_path))
     task.log.info("published %s (%s tables, %s bytes, storage %s by %s)", result["path"], result["tables"],
                   result["bytes"], result.get("storage_version"), result.get("method"))

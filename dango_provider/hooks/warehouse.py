@@ -68,6 +68,11 @@ class Warehouse(ABC):
         what was published (path, tables, bytes, storage_version, method). The caller holds ``write_lock``."""
 
 
+def lock_owner(dag_id: str, task_id: str, run_id: str) -> str:
+    """Who holds the warehouse lock, as a waiting writer's message names a task of a run."""
+    return f"{dag_id}.{task_id} run {run_id}"
+
+
 def warehouse_from_dbt_env(env: Mapping[str, str]) -> Warehouse | None:
     """The warehouse a dbt run's environment (``Warehouse.dbt_env``) points at; None when it names none."""
     from dango_provider.settings import DEFAULT_LOCK_TIMEOUT

@@ -37,16 +37,15 @@ class MetabaseRefreshOperator(BaseOperator):
         self.metabase_conn_id = metabase_conn_id
 
     def execute(self, context: Context) -> dict | None:
+        from dango_provider.config.loader import find_sources_file, project_root_for
+        from dango_provider.core.naming import Naming
         from dango_provider.core.snapshot import serving_path
+        from dango_provider.core.transform_results import not_published
         from dango_provider.metabase.provision import refresh_metabase
         from dango_provider.metabase.settings import MetabaseSettings
         from dango_provider.settings import load_configured_project as load_project
 
-        project = load_project(self.project_dir)
-        from dango_provider.core.naming import Naming
-        from dango_provider.core.transform_results import not_published
-
-        reason = not_published(Naming.state_dir(project.root), context["run_id"])
+        reason = not_published(Naming.state_dir(project_root_for(find_sources_file(self.project_dir))), context["run_id"])
         if reason:
             raise AirflowSkipException(reason)
         try:
@@ -55,6 +54,7 @@ class MetabaseRefreshOperator(BaseOperator):
             self.log.info("no Airflow connection '%s': Metabase is not configured, nothing to refresh",
                           self.metabase_conn_id)
             return None
+        project = load_project(self.project_dir)
         settings = MetabaseSettings.from_connection(connection, self.metabase_conn_id)
         report = refresh_metabase(settings, serving_path(project.warehouse_path))
         database = report["database"]

@@ -39,8 +39,10 @@ class ProjectOperator(BaseOperator):
     @staticmethod
     def lock_owner(context: Context) -> str:
         """Who holds the warehouse lock, as a waiting writer's message names it."""
+        from dango_provider.hooks.warehouse import lock_owner
+
         ti = context["ti"]
-        return f"{ti.dag_id}.{ti.task_id} run {context['run_id']}"
+        return lock_owner(ti.dag_id, ti.task_id, context["run_id"])
 
 
 class SourceOperator(ProjectOperator):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator
@@ -28,11 +29,17 @@ class StateSensor(BaseSensorOperator):
         self.project_dir = project_dir
         self.deferrable = deferrable
 
-    def state_dirs(self) -> dict:
+    @cached_property
+    def project(self):
+        """The project, loaded once per try (after ``project_dir`` is rendered; a try is one process)."""
         from dango_provider.settings import load_configured_project as load_project
+
+        return load_project(self.project_dir)
+
+    def state_dirs(self) -> dict:
         from dango_provider.sources.pipeline import source_state_dir
 
-        project = load_project(self.project_dir)
+        project = self.project
         return {s.name: source_state_dir(project, s) for s in project.enabled_sources}
 
     def _skip_before_any_load(self) -> None:

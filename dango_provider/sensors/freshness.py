@@ -27,9 +27,8 @@ class FreshnessSensor(StateSensor):
 
     def _inputs(self):
         from dango_provider.config.model import effective_freshness
-        from dango_provider.settings import load_configured_project as load_project
 
-        project = load_project(self.project_dir)
+        project = self.project
         thresholds = {}
         for source in project.enabled_sources:
             warn, error = effective_freshness(project.config.defaults, source)
@@ -63,9 +62,8 @@ class FreshnessSensor(StateSensor):
 
     def _alert_stale(self, context: Context) -> None:
         from dango_provider.hooks.alerts import send_alerts
-        from dango_provider.settings import load_configured_project as load_project
 
-        project = load_project(self.project_dir)
+        project = self.project
         dirs, thresholds = self._inputs()
         for result in evaluate(dirs, thresholds):
             if result.status == "error":

@@ -45,7 +45,12 @@ def set_connection(monkeypatch, url: str, **extra) -> None:
 
 
 def test_without_a_connection_the_operator_only_logs(monkeypatch, project, caplog, capsys):
+    import dango_provider.settings as settings
+
     monkeypatch.delenv("AIRFLOW_CONN_METABASE_DEFAULT", raising=False)
+    loads = []
+    real = settings.load_configured_project
+    monkeypatch.setattr(settings, "load_configured_project", lambda *a, **k: loads.append(a) or real(*a, **k))
     operator = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project))
 
     with caplog.at_level(logging.INFO):
@@ -53,6 +58,7 @@ def test_without_a_connection_the_operator_only_logs(monkeypatch, project, caplo
 
     assert ("no Airflow connection 'metabase_default': Metabase is not configured, nothing to refresh"
             in logged(caplog, capsys))
+    assert loads == [], "without Metabase the project is not loaded"
 
 
 def test_a_run_that_was_not_published_skips_the_refresh_saying_why(monkeypatch, project, metabase):

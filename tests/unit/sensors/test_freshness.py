@@ -60,3 +60,17 @@ def test_before_any_source_loaded_the_gates_skip_saying_why(tmp_path):
     with pytest.raises(TaskDeferred):
         sensor(project).execute({})
     assert drift.execute({}) is None
+
+
+def test_a_try_loads_the_project_once(tmp_path, monkeypatch):
+    """The skip check, the poke and the trigger of one try read one loaded project."""
+    import dango_provider.settings as settings
+
+    project = make(tmp_path)
+    _loaded(project, "orders", 3)
+    loads = []
+    real = settings.load_configured_project
+    monkeypatch.setattr(settings, "load_configured_project", lambda *a, **k: loads.append(a) or real(*a, **k))
+    with pytest.raises(TaskDeferred):
+        sensor(project).execute({})
+    assert len(loads) == 1
