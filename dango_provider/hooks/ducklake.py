@@ -46,11 +46,21 @@ def _lost_creation_race(exc: BaseException) -> bool:
     return "Failed to initialize DuckLake" in text and any(sign in text for sign in _CREATION_RACE)
 
 
+#: what DuckLake 0.3 says instead of checking a commit for conflicts when two or more snapshots were
+#: committed since its transaction began, one of them creating several tables (``governance_meta.DDL``):
+#: it fails to read their changes back; a fresh transaction begins after them and commits
+_UNREAD_CONCURRENT_CHANGES = "Failed to parse catalog entry"
+
+
 def is_conflict(exc: BaseException) -> bool:
-    """A DuckLake commit refused because a concurrent transaction committed a conflicting change first."""
+    """A DuckLake commit refused because concurrent transactions committed first: a conflicting change,
+    or changes DuckLake could not check the commit against."""
     import duckdb
 
-    return isinstance(exc, duckdb.TransactionException) and "conflict" in str(exc).lower()
+    text = str(exc)
+    return isinstance(exc, duckdb.TransactionException) and (
+        "conflict" in text.lower()
+        or ("Failed to commit DuckLake transaction" in text and _UNREAD_CONCURRENT_CHANGES in text))
 
 
 class DuckLakeHook(Warehouse):

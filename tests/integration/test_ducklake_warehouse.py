@@ -163,3 +163,42 @@ def test_first_attaches_of_a_new_lake_at_once_all_succeed(lake):
                               stderr=subprocess.PIPE, text=True, env=os.environ) for _ in range(6)]
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, "\n".join(e[-1500:] for e in errors if e)
+
+
+def test_a_commit_checked_against_concurrent_table_creations_is_retried(lake):
+    """DuckLake 0.3 fails a commit with "Failed to parse catalog entry" when two transactions committed
+    since it began, one creating several tables (the governance tables): the load's history row is
+    written again on a fresh transaction instead of failing the load task."""
+    from datetime import UTC, datetime
+
+    from dango_provider.core import governance_meta
+    from dango_provider.core.load_history import LoadRecord, record_loads
+
+    now = datetime.now(UTC)
+
+    def history(source: str) -> list[LoadRecord]:
+        return [LoadRecord(source=source, table_name="t", rows=1, load_id="l", files=1, started_at=now,
+                           finished_at=now)]
+
+    lake.transaction(lambda con: record_loads(con, history("first")))
+    rivals = [lake.connect(), lake.connect()]
+    attempts = []
+
+    def record(con) -> None:
+        attempts.append(len(attempts) + 1)
+        record_loads(con, history("mine"))
+        if len(attempts) == 1:  # the governance tables and another load's history commit first
+            for rival, work in zip(rivals, (lambda c: governance_meta.ensure(c, None),
+                                            lambda c: record_loads(c, history("other"))), strict=True):
+                rival.execute("begin transaction")
+                work(rival)
+                rival.execute("commit")
+
+    try:
+        lake.transaction(record)
+    finally:
+        for rival in rivals:
+            rival.close()
+    assert attempts == [1, 2]
+    assert count(lake, "select count(*) from dango_meta.load_history where source = 'mine'") == 1
+    assert count(lake, "select count(*) from dango_meta.load_history") == 3
