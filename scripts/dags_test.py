@@ -24,6 +24,7 @@ def progress_stream():
 
 def main(dag_ids: list[str]) -> int:
     from airflow.cli.cli_parser import get_parser
+    from airflow.exceptions import AirflowException
 
     out = progress_stream()
     parser = get_parser()
@@ -33,8 +34,11 @@ def main(dag_ids: list[str]) -> int:
         args = parser.parse_args(["dags", "test", dag_id])
         try:
             args.func(args)
-        except SystemExit as exc:  # the command's way of saying the run failed or the DAG is missing
+        except SystemExit as exc:  # the command's way of saying the run failed
             print(f"  {dag_id}: {exc.code or 'failed'}", file=out)
+            return 1
+        except AirflowException as exc:  # no such DAG, or its file failed to parse
+            print(f"  {dag_id}: {exc}", file=out)
             return 1
         print(f"  {dag_id}: success in {time.monotonic() - started:.1f} s", file=out)
     return 0

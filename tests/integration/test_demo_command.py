@@ -73,3 +73,16 @@ def test_dags_test_stops_at_the_first_failed_run(tmp_path, airflow_home):
                                         "== airflow dags test fails", "  fails: DagRun failed"]
     assert proc.stdout.splitlines()[1].startswith("  after: success in ")
     assert "ValueError: this task fails" in (tmp_path / "log").read_text()
+
+
+def test_dags_test_names_a_dag_that_is_not_there(tmp_path, airflow_home):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "two.py").write_text(FAILING_DAG)
+    env = airflow_env(airflow_home, AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+    proc = subprocess.run(f"{BIN / 'python'} {REPO / 'scripts' / 'dags_test.py'} aftr after 3>&1 >{tmp_path / 'log'} 2>&1",
+                          shell=True, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        "== airflow dags test aftr",
+        "  aftr: Dag 'aftr' could not be found; either it does not exist or it failed to parse."]
