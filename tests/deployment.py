@@ -91,6 +91,10 @@ class Deployment:
                 # a worker that died: its task instances fail after 30 s without a heartbeat, then retry
                 AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="30",
                 AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="5",
+                # a message the dead worker had taken but not started comes back from Redis only after the
+                # visibility timeout (a day): the scheduler re-queues a task queued this long instead
+                AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT="180",
+                AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL="15",
             )
         run([str(BIN / "airflow"), "db", "migrate"], self.env)
 
