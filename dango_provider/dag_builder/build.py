@@ -137,8 +137,11 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         freshness = FreshnessSensor(task_id="freshness", **waiting)
         build = project_build(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
         rest = transform_group(dbt_dir=dbt_dir, env=env, writer=writer, target=target, project_root=project.root)
-        # no pool: Metabase reads the serving copy, never the warehouse
-        refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root))
+        # no pool: Metabase reads the serving copy, never the warehouse. After the node tasks, so that clearing a
+        # failed node task with its downstream tasks refreshes Metabase and the docs once its rebuild publishes;
+        # node tasks a scoped run left out are skipped and do not stop it
+        refresh_metabase = MetabaseRefreshOperator(task_id="refresh_metabase", project_dir=str(project.root),
+                                                   trigger_rule="none_failed_min_one_success")
         docs = DbtDocsOperator(task_id="dbt_docs", project_dir=str(project.root), **writer)
         gates = [drift_gate, freshness]
         with_loaded_at = [Naming.raw_schema(s.name) for s in project.enabled_sources if loaded_at_field(s)]
@@ -152,7 +155,7 @@ def build_transform_dag(project: Project, settings: DangoSettings) -> DAG:
         # dbt_build publishes what it built unless a node of the run failed; the node tasks report after it
         build >> refresh_metabase >> docs
         if rest is not None:
-            build >> rest
+            build >> rest >> refresh_metabase
     return dag
 
 

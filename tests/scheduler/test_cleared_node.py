@@ -1,8 +1,9 @@
 """Under a real scheduler (LocalExecutor, SQLite): the one ``dbt build`` publishes what it built before the
 node tasks report, unless a node of the run failed. A failing test on a mart fails the mart's task and the run
 (or the build, when the run has no task for the mart), and nothing is published; once the test is
-fixed, clearing the mart's task in Airflow rebuilds the mart in that task, which publishes the serving
-copy, and the run succeeds."""
+fixed, clearing the mart's task with its downstream tasks in Airflow rebuilds the mart in that task, which
+publishes the serving copy; Metabase's refresh and the docs, which follow the node tasks, then run too, and
+the run succeeds."""
 
 from __future__ import annotations
 
@@ -61,19 +62,21 @@ def test_a_cleared_node_task_rebuilds_its_node_and_publishes(tmp_path):
         states = _states(deployment, run_id)
         assert state == "failed", states
         assert states["dbt_build"][0] == "success" and states[MART_TASK][0] == "failed"
-        assert states["refresh_metabase"][0] == "skipped" and not serving.exists()
+        assert states["refresh_metabase"][0] == states["dbt_docs"][0] == "upstream_failed" and not serving.exists()
         logs = deployment.task_logs()
         assert "not published: 1 node(s) of this run failed" in logs and "test totals_reach_100: fail" in logs
 
-        # fix the test, then clear the mart's task only, as from the Airflow UI
+        # fix the test, then clear the mart's failed task and what failed after it, as from the Airflow UI
         (project / "dbt" / "tests" / "totals_reach_100.sql").write_text(
             "select * from {{ ref('payment_totals') }} where total < 0\n")
         run([str(BIN / "airflow"), "tasks", "clear", "dango_transform", "--task-regex", "payment_totals_model",
-             "--only-failed", "--yes"], deployment.env)
+             "--downstream", "--only-failed", "--yes"], deployment.env)
         wait_for(lambda: _transform(deployment, seen=1) == (run_id, "success"), 300, "the cleared run to succeed",
                  explain=deployment.unfinished)
         states = _states(deployment, run_id)
-        assert states[MART_TASK] == ("success", 2) and states["refresh_metabase"][0] == "skipped"
+        assert states[MART_TASK] == ("success", 2), states
+        assert states["refresh_metabase"][0] == states["dbt_docs"][0] == "success", states
+        assert (serving.parent / "docs" / "index.html").exists()
         con = duckdb.connect(str(serving), read_only=True)
         try:
             assert con.sql("select payments, total from marts.payment_totals").fetchone() == (3, 9.5)
