@@ -38,6 +38,12 @@ def run(args: list[str], env: dict[str, str], *, check: bool = True, timeout: fl
     return proc
 
 
+def dags_test_in_one_process(dag_ids: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """``airflow dags test`` of each DAG, one after another in one process (``scripts/dags_test.py``, as
+    README's demo runs them); fails at the first DAG run that fails."""
+    return run([str(BIN / "python"), str(REPO / "scripts" / "dags_test.py"), *dag_ids], env)
+
+
 def stop_group(process: subprocess.Popen, grace: float = 30) -> None:
     """SIGTERM ``process`` with every process it started; SIGKILL them if they are not gone after ``grace``
     seconds (an Airflow scheduler or api-server may wait on its children past any patience)."""

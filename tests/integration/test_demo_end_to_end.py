@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import BIN, REPO, airflow_env, make_demo_project, run
+from tests.conftest import BIN, airflow_env, dags_test_in_one_process, make_demo_project, run
 from tests.deployment import NETAUDIT, TELEMETRY_SWITCHES
 from tests.integration.expected import KEYS, demo_expectations
 
@@ -39,9 +39,8 @@ def _dags_test(dag_id: str, env: dict):
 
 
 def _round(env: dict):
-    """The four ingests, then the transform, each one `airflow dags test` run in one process."""
-    dag_ids = [f"dango_ingest__{source}" for source in KEYS] + ["dango_transform"]
-    return run([str(BIN / "python"), str(REPO / "scripts" / "dags_test.py"), *dag_ids], env)
+    """The four ingests, then the transform, in one process."""
+    return dags_test_in_one_process([f"dango_ingest__{source}" for source in KEYS] + ["dango_transform"], env)
 
 
 def _query(warehouse: Path, sql: str):

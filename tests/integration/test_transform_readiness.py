@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from tests.apiserver import overview_of
-from tests.conftest import BIN, REPO, airflow_env, make_small_project, run
+from tests.conftest import BIN, airflow_env, dags_test_in_one_process, make_small_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +33,7 @@ def dags_test(dag_id: str, env: dict) -> str:
 
 
 def dags_test_in_turn(dag_ids: list[str], env: dict) -> str:
-    """`airflow dags test` of each DAG, one after another in one process (`scripts/dags_test.py`)."""
-    proc = run([str(BIN / "python"), str(REPO / "scripts" / "dags_test.py"), *dag_ids], env)
+    proc = dags_test_in_one_process(dag_ids, env)
     return proc.stdout + proc.stderr
 
 
