@@ -17,7 +17,8 @@
 
 Prints each round's times and the ratios of the medians (targets: ours <= 1.0x Dango under ``airflow
 dags test``, <= 0.5x under a running scheduler; no-op re-sync <= 5 s); asserts nothing. Project and
-deployment set-up (``dango init``, ``db migrate``, starting Airflow, parsing) are not timed.
+deployment set-up (``dango init``, ``db migrate``, starting Airflow, parsing, the api-server's first
+execution-API request, see _running_airflow.warm_execution_api) are not timed.
 
     python bench/end_to_end.py [--rows N] [--repeat N] [--no-scheduler]
 """

@@ -50,6 +50,10 @@ class DltExtractOperator(SourceOperator):
                                     interval=interval, run_id=context["run_id"],
                                     work_dir=Path(work_dir).expanduser() if work_dir else None)
         except NothingToLoad as exc:
+            from dango_provider.operators.skips import skip_downstream_now
+
+            skipped = skip_downstream_now(self, context)
+            self.log.info("nothing to load: %s skipped with this task", ", ".join(skipped) or "no task")
             raise AirflowSkipException(str(exc)) from exc
         return asdict(result)
 

@@ -114,6 +114,8 @@ def test_first_round_loads_first_files(demo):
 
 def test_unchanged_files_load_nothing(demo):
     assert "none new or changed" in demo["noop_log"]
+    # the extract skips the rest of its run itself, not one scheduler loop per task
+    assert "nothing to load: generate_staging, load, pii_scan, schema_drift skipped with this task" in demo["noop_log"]
     assert demo["loads_after_noop"] == len(KEYS)  # one history row per source from round one only
 
 
