@@ -42,10 +42,16 @@ def warm_execution_api(deployment: Deployment) -> float:
     import time
     import urllib.request
 
-    started = time.perf_counter()
-    with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/execution/health", timeout=120) as answer:
-        answer.read()
-    return time.perf_counter() - started
+    def first_answer() -> float | None:
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{deployment.port}/execution/health", timeout=120) as answer:
+                answer.read()
+        except OSError:  # not listening yet
+            return None
+        return time.perf_counter() - started
+
+    return wait_for(first_answer, 120, "the api-server to answer", interval=0.5)
 
 
 def _when(value) -> datetime:

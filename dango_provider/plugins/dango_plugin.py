@@ -11,7 +11,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from dango_provider.offline import disable_telemetry
 from dango_provider.plugins import external_views as views
-from dango_provider.plugins import pool_listener
+from dango_provider.plugins import pool_listener, task_imports
 from dango_provider.plugins.asgi import LazyASGIApp
 from dango_provider.settings import load_settings
 
@@ -20,7 +20,7 @@ disable_telemetry()  # every Airflow component loads this plugin: no usage telem
 
 class DangoPlugin(AirflowPlugin):
     name = "dango"
-    listeners = [pool_listener]
+    listeners = [pool_listener, task_imports]
     fastapi_apps = [
         {"name": "dango", "app": LazyASGIApp("dango_provider.plugins.app:create_app"), "url_prefix": views.URL_PREFIX},
     ]

@@ -124,6 +124,8 @@ def test_a_load_rebuilds_only_what_depends_on_the_changed_source(tmp_path):
         ends = dict(deployment.query("select task_id, end_date from task_instance where dag_id = "
                                      "'dango_ingest__shop' and run_id = ?", ingest_run))
         assert all(ends[task] <= ends["extract"] for task in states), ends
+        # the task processes forked from a scheduler that had imported their libraries (decision 0019)
+        assert "task modules ahead of the LocalExecutor's forks" in (deployment.logs / "scheduler.log").read_text()
         time.sleep(15)  # the scheduler would have queued an asset-triggered run by now
         assert len(_transform_runs(deployment)) == seen
 
