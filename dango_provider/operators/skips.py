@@ -9,18 +9,21 @@ if TYPE_CHECKING:
 
 
 def tasks_skipped_with(task: BaseOperator) -> list[str]:
-    """The tasks after ``task`` that Airflow would skip once ``task`` is skipped: those with the
-    default ``all_success`` rule downstream of it or of another such task. A task with any other rule
-    (``all_done``, ``none_failed``...) is left to the scheduler, and so is what follows it."""
-    skipped: set[str] = set()
-    frontier = list(task.downstream_list)
-    while frontier:
-        node = frontier.pop()
-        if node.task_id in skipped or node.trigger_rule != "all_success":
-            continue
-        skipped.add(node.task_id)
-        frontier.extend(node.downstream_list)
-    return sorted(skipped)
+    """The tasks after ``task`` that Airflow would skip once ``task`` is skipped, whatever else happens
+    in the run: those with the default ``all_success`` rule whose every upstream task is ``task`` or
+    another such task. A task with another rule (``all_done``, ``none_failed``...) or with an upstream
+    outside the chain (which may fail: Airflow would then say ``upstream_failed``) is left to the
+    scheduler, and so is what follows it."""
+    chain = {task.task_id}
+    grew = True
+    while grew:
+        grew = False
+        for node in task.get_flat_relatives(upstream=False):
+            if (node.task_id not in chain and node.trigger_rule == "all_success"
+                    and node.upstream_task_ids <= chain):
+                chain.add(node.task_id)
+                grew = True
+    return sorted(chain - {task.task_id})
 
 
 def skip_downstream_now(task: BaseOperator, context: Context) -> list[str]:
