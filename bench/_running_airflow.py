@@ -8,6 +8,8 @@ neither the ``airflow dags trigger`` CLI's own start nor the polling interval co
 from __future__ import annotations
 
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,7 +30,8 @@ def running_airflow(work: Path, project: Path, dag_ids: list[str]) -> Iterator[D
                  "the DAG processor to parse the DAGs")
         wait_for(lambda: deployment.query("select 1 from job where job_type = 'SchedulerJob' and state = 'running'"),
                  120, "the scheduler's heartbeat")
-        warm_execution_api(deployment)
+        print(f"     (set-up) the api-server's first execution-API request: {warm_execution_api(deployment):.2f} s",
+              flush=True)
         yield deployment
     finally:
         deployment.stop()
@@ -39,9 +42,6 @@ def warm_execution_api(deployment: Deployment) -> float:
     about 3 s, once per api-server process. A deployment that has run any task has paid it; a fresh one
     would charge it to the first task measured. Returns how long that first request took (set-up, not
     timed in any figure)."""
-    import time
-    import urllib.request
-
     def first_answer() -> float | None:
         started = time.perf_counter()
         try:

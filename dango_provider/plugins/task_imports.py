@@ -35,9 +35,9 @@ def runs_tasks_in_forks(argv: list[str], executor: str) -> bool:
     return argv[1:2] == ["scheduler"] and "LocalExecutor" in executor
 
 
-def import_task_modules(modules: tuple[str, ...] = TASK_MODULES) -> float:
+def import_task_modules() -> float:
     started = time.perf_counter()
-    for name in modules:
+    for name in TASK_MODULES:
         importlib.import_module(name)
     return time.perf_counter() - started
 
