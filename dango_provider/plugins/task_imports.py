@@ -1,4 +1,5 @@
-"""Listener that imports what the tasks need into the scheduler before its LocalExecutor forks.
+"""Listener that imports what the tasks need into the scheduler before its LocalExecutor forks, and
+parses a throwaway dbt project there so that dbt's per-process caches are filled too (decision 0020).
 
 LocalExecutor forks its workers from the scheduler when the scheduler starts, and each task process
 from a worker: a module the scheduler has imported is already in every task process, shared
@@ -16,6 +17,8 @@ import sys
 import time
 
 from airflow.listeners import hookimpl
+
+from dango_provider.core.dbt_warm_up import warm_up_dbt
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +45,28 @@ def import_task_modules() -> float:
     return time.perf_counter() - started
 
 
+#: set once the scheduler has preloaded: its forks inherit it (a task process also calls ``on_starting``,
+#: with the scheduler's argv) and do not preload again
+_preloaded = False
+
+
 @hookimpl
 def on_starting(component) -> None:
+    global _preloaded
     from airflow.configuration import conf
 
-    if not runs_tasks_in_forks(sys.argv, conf.get("core", "executor", fallback="")):
+    if _preloaded or not runs_tasks_in_forks(sys.argv, conf.get("core", "executor", fallback="")):
         return
+    _preloaded = True
     try:
         took = import_task_modules()
     except Exception:  # a listener must not stop the scheduler; tasks then import for themselves
         log.exception("could not import the task modules ahead of the LocalExecutor's forks")
         return
     log.info("imported %d task modules ahead of the LocalExecutor's forks in %.1f s", len(TASK_MODULES), took)
+    try:
+        took = warm_up_dbt()
+    except Exception:  # the tasks' first dbt parse then fills dbt's caches itself
+        log.exception("could not warm up dbt's parser ahead of the LocalExecutor's forks")
+        return
+    log.info("warmed up dbt's parser ahead of the LocalExecutor's forks in %.1f s", took)

@@ -124,8 +124,14 @@ def test_a_load_rebuilds_only_what_depends_on_the_changed_source(tmp_path):
         ends = dict(deployment.query("select task_id, end_date from task_instance where dag_id = "
                                      "'dango_ingest__shop' and run_id = ?", ingest_run))
         assert all(ends[task] <= ends["extract"] for task in states), ends
-        # the task processes forked from a scheduler that had imported their libraries (decision 0019)
-        assert "task modules ahead of the LocalExecutor's forks" in (deployment.logs / "scheduler.log").read_text()
+        # the task processes forked from a scheduler that had imported their libraries (decision 0019) and
+        # parsed a dbt project once (0020); the tasks themselves, which see the scheduler's argv, did neither
+        scheduler_log = (deployment.logs / "scheduler.log").read_text()
+        assert "task modules ahead of the LocalExecutor's forks" in scheduler_log
+        assert "warmed up dbt's parser ahead of the LocalExecutor's forks" in scheduler_log
+        task_logs = list((deployment.home / "logs").rglob("attempt=*.log"))
+        assert task_logs
+        assert not [p for p in task_logs if "ahead of the LocalExecutor's forks" in p.read_text()]
         time.sleep(15)  # the scheduler would have queued an asset-triggered run by now
         assert len(_transform_runs(deployment)) == seen
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -30,3 +31,27 @@ def test_every_task_module_imports_and_leaves_no_thread():
             "print(threading.active_count())\n")
     out = subprocess.run([sys.executable, "-c", code, *TASK_MODULES], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "1", out.stdout + out.stderr
+
+
+def test_the_scheduler_preloads_once_and_its_forks_do_not_again(tmp_path):
+    """A task process forked from the scheduler calls ``on_starting`` too, with the scheduler's argv: it
+    neither imports nor parses again (decision 0020)."""
+    code = ("import os, sys\n"
+            "sys.argv = ['airflow', 'scheduler']\n"
+            "from dango_provider.plugins import task_imports\n"
+            "task_imports.on_starting(component=None)\n"
+            "sys.stdout.flush()\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n"
+            "    task_imports.on_starting(component=None)\n"
+            "    print('fork done', flush=True)\n"
+            "    os._exit(0)\n"
+            "os.waitpid(pid, 0)\n")
+    env = {**os.environ, "AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "TMPDIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = (out.stdout + out.stderr).splitlines()
+    assert len([ln for ln in lines if f"] imported {len(TASK_MODULES)} task modules ahead" in ln]) == 1, lines
+    assert len([ln for ln in lines if "] warmed up dbt's parser ahead" in ln]) == 1, lines
+    assert "fork done" in lines
+    assert list(tmp_path.iterdir()) == []  # the throwaway project is gone
