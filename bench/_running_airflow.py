@@ -7,12 +7,13 @@ neither the ``airflow dags trigger`` CLI's own start nor the polling interval co
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -107,19 +108,40 @@ def wait_new_run(deployment: Deployment, dag_id: str, seen: list[str], timeout: 
                     f"a new {dag_id} run", interval=0.5)
 
 
+def exit_wait(deployment: Deployment, dag_id: str, run_id: str, task_id: str, try_number: int,
+              end: datetime) -> float | None:
+    """Seconds from the task's last log line to its ``end_date``, which the supervisor sets once the task
+    process has exited. Normally a few hundredths; 5 s when the supervisor saw the process' sockets close
+    before the process had exited and then slept in its select loop (``[workers] min_heartbeat_interval``,
+    5 s) before looking again. None without a log."""
+    log = (deployment.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+           / f"attempt={try_number}.log")
+    try:
+        last = [line for line in log.read_text().splitlines() if line.startswith("{")][-1]
+        stamp = datetime.fromisoformat(json.loads(last)["timestamp"].replace("Z", "+00:00"))
+    except (OSError, IndexError, ValueError, KeyError):
+        return None
+    return (end.replace(tzinfo=end.tzinfo or UTC) - stamp).total_seconds()
+
+
 def timeline(deployment: Deployment, dag_id: str, run_id: str) -> str:
     """Where a run's time went, one line: per task (in start order) the wait from the run's ``queued_at``
-    or the previous task's end to its start (scheduling and process start), then its own duration."""
+    or the previous task's end to its start (scheduling and process start), then its own duration; a task
+    whose process took over a second from its last log line to its end gets "exit N s" (see exit_wait)."""
     origin = queued_at(deployment, dag_id, run_id)
-    rows = deployment.query("select task_id, start_date, end_date, state from task_instance where dag_id = ? "
-                            "and run_id = ? and start_date is not null order by start_date", dag_id, run_id)
+    rows = deployment.query("select task_id, start_date, end_date, state, try_number from task_instance where "
+                            "dag_id = ? and run_id = ? and start_date is not null order by start_date", dag_id, run_id)
     parts, previous, busy = [], origin, 0.0
-    for task_id, start, end, state in rows:
+    for task_id, start, end, state, try_number in rows:
         start, end = _when(start), _when(end) if end else None
         wait = max((start - previous).total_seconds(), 0.0)
         took = (end - start).total_seconds() if end else 0.0
         busy += took
-        parts.append(f"{task_id} +{wait:.1f}/{took:.1f}" + ("" if state == "success" else f" ({state})"))
+        notes = [] if state == "success" else [state]
+        exited = exit_wait(deployment, dag_id, run_id, task_id, try_number, end) if end else None
+        if exited is not None and exited > 1:
+            notes.append(f"exit {exited:.1f} s")
+        parts.append(f"{task_id} +{wait:.1f}/{took:.1f}" + (f" ({', '.join(notes)})" if notes else ""))
         previous = max(previous, end or start)
     total = (previous - origin).total_seconds()
     return (f"{dag_id}: {total:.1f} s, tasks busy {busy:.1f} s, between tasks {total - busy:.1f} s "
