@@ -19,6 +19,7 @@ DRIFT_BLOCKED = "drift_blocked.json"
 DRIFT_ACCEPTED = "drift_accepted.json"
 PII = "pii.json"
 READY = "staging_ready.json"
+BUILT = "built.json"
 FAILURE = "last_failure.json"
 TRANSFORM_SCOPE = "last_scope.json"
 
@@ -103,6 +104,16 @@ def ready_info(state_dir: Path) -> dict | None:
 
 def is_ready(state_dir: Path) -> bool:
     return (state_dir / READY).exists()
+
+
+def mark_built(state_dir: Path, ready_at: str) -> None:
+    """Record that a transform built and published the source's load that was ready at ``ready_at``."""
+    _write(state_dir / BUILT, {"ready_at": ready_at, "built_at": datetime.now(UTC).isoformat()})
+
+
+def built_ready_at(state_dir: Path) -> str | None:
+    """The ``ready_at`` of the source's load a transform last built and published (None: never)."""
+    return (_read(state_dir / BUILT) or {}).get("ready_at")
 
 
 def record_failure(state_dir: Path, info: dict) -> None:

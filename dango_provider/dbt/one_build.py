@@ -151,7 +151,24 @@ def publish_if_clean(task: Any, run_id: str) -> dict | None:
         result = warehouse.publish(serving_path(project.warehouse_path))
     task.log.info("published %s (%s tables, %s bytes, storage %s by %s)", result["path"], result["tables"],
                   result["bytes"], result.get("storage_version"), result.get("method"))
+    mark_scope_built(Naming.state_dir(root), run_id)
     return result
+
+
+def mark_scope_built(state_root: Path, run_id: str) -> None:
+    """Record, for each source run ``run_id`` built (its scope, as ``sources_ready`` decided it), that the
+    load it built is built: a later run with ``transform: {build: changed}`` then leaves it out unless a
+    newer load triggered it."""
+    from dango_provider.core.governance_state import mark_built, transform_scope
+
+    scope = transform_scope(state_root) or {}
+    if scope.get("run_id") != run_id or scope.get("skipped"):
+        return
+    loads = scope.get("loads") or {}
+    built = scope["selected"] if scope.get("selected") is not None else scope.get("ready", [])
+    for name in built:
+        if loads.get(name):
+            mark_built(state_root / "sources" / name, loads[name])
 
 
 def remember_run_results(task: Any, run_results: dict) -> None:

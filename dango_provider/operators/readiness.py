@@ -37,7 +37,7 @@ class SourcesReadyOperator(BaseOperator):
         self.project_dir = project_dir
 
     def execute(self, context: Context) -> dict:
-        from dango_provider.core.governance_state import is_ready, write_transform_scope
+        from dango_provider.core.governance_state import is_ready, ready_info, write_transform_scope
         from dango_provider.core.naming import Naming
         from dango_provider.core.transform_scope import left_out, not_selected, unparseable_references
         from dango_provider.settings import load_configured_project as load_project
@@ -46,6 +46,9 @@ class SourcesReadyOperator(BaseOperator):
         project = load_project(self.project_dir, isolate_sources=True)
         sources = project.enabled_sources
         ready = [s.name for s in sources if is_ready(source_state_dir(project, s))]
+        # which load of each ready source this run builds (recorded as built once the run publishes)
+        loads = {s.name: (ready_info(source_state_dir(project, s)) or {}).get("ready_at")
+                 for s in sources if s.name in ready}
         not_ready = [s.name for s in sources if s.name not in ready]
         state_root = Naming.state_dir(project.root)
 
@@ -68,7 +71,7 @@ class SourcesReadyOperator(BaseOperator):
             for node, blocking in excluded.items():
                 self.log.warning("left out: %s (depends on %s, not loaded yet)", node, ", ".join(blocking))
         self.log.info("building from %d loaded source(s): %s", len(ready), ", ".join(ready) or "none")
-        selected = self._selected(context, project, ready)
+        selected = self._selected(context, project, ready, loads)
         if selected == []:
             raise skip("nothing to build: this run is scoped to source(s) that have not loaded yet")
         outside = not_selected(manifest, selected) if selected is not None else []
@@ -76,14 +79,16 @@ class SourcesReadyOperator(BaseOperator):
             self.log.info("this run rebuilds what depends on %s only; %d other node(s) keep what the warehouse "
                           "holds", ", ".join(selected) or "no loaded source", len(outside))
         scope = {"ready": ready, "not_ready": not_ready, "left_out": excluded, "selected": selected,
-                 "not_selected": outside}
+                 "not_selected": outside, "loads": loads}
         write_transform_scope(state_root, {**scope, "run_id": context.get("run_id"), "skipped": None})
         return scope
 
-    def _selected(self, context: Context, project, ready: list[str]) -> list[str] | None:
+    def _selected(self, context: Context, project, ready: list[str], loads: dict[str, str | None]) -> list[str] | None:
         """The sources this run is scoped to (loaded ones only), or None for the whole project."""
+        from dango_provider.core.governance_state import built_ready_at
         from dango_provider.core.naming import Naming
         from dango_provider.exceptions import DangoConfigError
+        from dango_provider.sources.pipeline import source_state_dir
 
         conf = getattr(context.get("dag_run"), "conf", None) or {}
         names = conf.get("sources")
@@ -105,6 +110,14 @@ class SourcesReadyOperator(BaseOperator):
             if not names:
                 return None  # started by hand or by its schedule: the whole project
             self.log.info("transform.build is 'changed': this run was started by loads of %s", ", ".join(names))
+            # A load whose event started another run (or whose run failed) may not be built yet: the models
+            # this run rebuilds can depend on what it builds (a source's first load, above all).
+            unbuilt = sorted(s.name for s in project.enabled_sources if s.name in ready and s.name not in names
+                             and built_ready_at(source_state_dir(project, s)) != loads.get(s.name))
+            if unbuilt:
+                self.log.info("also building %s: loaded since a transform last built and published them",
+                              ", ".join(unbuilt))
+            names = sorted({*names, *unbuilt})
         else:
             return None
         return [name for name in names if name in ready]
