@@ -108,6 +108,11 @@ class Naming:
         return project_root / ".dango" / "state"
 
     @staticmethod
+    def source_state_dir(project_root: Path, source: str) -> Path:
+        """One source's provider state: readiness, drift, PII, failure and built-load records."""
+        return project_root / ".dango" / "state" / "sources" / source
+
+    @staticmethod
     def governance_journal(project_root: Path) -> Path:
         """Where governance history is kept outside the warehouse (survives a rebuilt warehouse)."""
         return project_root / ".dango" / "state" / "governance"

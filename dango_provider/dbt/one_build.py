@@ -151,24 +151,25 @@ def publish_if_clean(task: Any, run_id: str) -> dict | None:
         result = warehouse.publish(serving_path(project.warehouse_path))
     task.log.info("published %s (%s tables, %s bytes, storage %s by %s)", result["path"], result["tables"],
                   result["bytes"], result.get("storage_version"), result.get("method"))
-    mark_scope_built(Naming.state_dir(root), run_id)
+    mark_scope_built(root, run_id)
     return result
 
 
-def mark_scope_built(state_root: Path, run_id: str) -> None:
+def mark_scope_built(project_root: Path, run_id: str) -> None:
     """Record, for each source run ``run_id`` built (its scope, as ``sources_ready`` decided it), that the
     load it built is built: a later run with ``transform: {build: changed}`` then leaves it out unless a
     newer load triggered it."""
     from dango_provider.core.governance_state import mark_built, transform_scope
+    from dango_provider.core.naming import Naming
 
-    scope = transform_scope(state_root) or {}
+    scope = transform_scope(Naming.state_dir(project_root)) or {}
     if scope.get("run_id") != run_id or scope.get("skipped"):
         return
     loads = scope.get("loads") or {}
     built = scope["selected"] if scope.get("selected") is not None else scope.get("ready", [])
     for name in built:
         if loads.get(name):
-            mark_built(state_root / "sources" / name, loads[name])
+            mark_built(Naming.source_state_dir(project_root, name), loads[name])
 
 
 def remember_run_results(task: Any, run_results: dict) -> None:

@@ -37,7 +37,7 @@ class SourcesReadyOperator(BaseOperator):
         self.project_dir = project_dir
 
     def execute(self, context: Context) -> dict:
-        from dango_provider.core.governance_state import is_ready, ready_info, write_transform_scope
+        from dango_provider.core.governance_state import ready_info, write_transform_scope
         from dango_provider.core.naming import Naming
         from dango_provider.core.transform_scope import left_out, not_selected, unparseable_references
         from dango_provider.settings import load_configured_project as load_project
@@ -45,10 +45,10 @@ class SourcesReadyOperator(BaseOperator):
 
         project = load_project(self.project_dir, isolate_sources=True)
         sources = project.enabled_sources
-        ready = [s.name for s in sources if is_ready(source_state_dir(project, s))]
         # which load of each ready source this run builds (recorded as built once the run publishes)
-        loads = {s.name: (ready_info(source_state_dir(project, s)) or {}).get("ready_at")
-                 for s in sources if s.name in ready}
+        loads = {s.name: info.get("ready_at") for s in sources
+                 if (info := ready_info(source_state_dir(project, s))) is not None}
+        ready = list(loads)
         not_ready = [s.name for s in sources if s.name not in ready]
         state_root = Naming.state_dir(project.root)
 

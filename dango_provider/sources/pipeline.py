@@ -38,7 +38,7 @@ def pipelines_dir(project: Project) -> Path:
 
 
 def source_state_dir(project: Project, source: Source) -> Path:
-    return Naming.state_dir(project.root) / "sources" / source.name
+    return Naming.source_state_dir(project.root, source.name)
 
 
 def pipeline_for(project: Project, source: Source, destination=None, work_dir: Path | None = None):

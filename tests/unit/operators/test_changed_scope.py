@@ -34,7 +34,7 @@ def _started_by(*names: str) -> dict:
 
 
 def _state(project, name: str):
-    return Naming.state_dir(project.root) / "sources" / name
+    return Naming.source_state_dir(project.root, name)
 
 
 def test_a_run_started_by_one_load_also_builds_loads_never_built(tmp_path):
@@ -50,7 +50,7 @@ def test_a_run_started_by_one_load_also_builds_loads_never_built(tmp_path):
     state_root = Naming.state_dir(project.root)
     write_transform_scope(state_root, {"run_id": "r1", "ready": ["shop", "crm"], "selected": ["crm", "shop"],
                                        "loads": loads, "skipped": None})
-    mark_scope_built(state_root, "r1")
+    mark_scope_built(project.root, "r1")
     assert built_ready_at(_state(project, "shop")) == "shop-1"
     assert operator._selected(_started_by("crm"), project, ["shop", "crm"], loads) == ["crm"]
 
@@ -64,7 +64,7 @@ def test_only_a_published_run_of_the_scope_marks_its_loads_built(tmp_path):
     state_root = Naming.state_dir(project.root)
     write_transform_scope(state_root, {"run_id": "r2", "ready": ["shop"], "selected": None,
                                        "loads": {"shop": "shop-1"}, "skipped": None})
-    mark_scope_built(state_root, "another run")  # the scope on record is not this run's
+    mark_scope_built(project.root, "another run")  # the scope on record is not this run's
     assert built_ready_at(_state(project, "shop")) is None
-    mark_scope_built(state_root, "r2")  # a whole-project run built every ready source
+    mark_scope_built(project.root, "r2")  # a whole-project run built every ready source
     assert built_ready_at(_state(project, "shop")) == "shop-1"
