@@ -17,14 +17,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.deployment import Deployment, wait_for  # noqa: E402
+from tests.deployment import SCHEDULING, Deployment, wait_for  # noqa: E402
 
 
 @contextmanager
-def running_airflow(work: Path, project: Path, dag_ids: list[str]) -> Iterator[Deployment]:
+def running_airflow(work: Path, project: Path, dag_ids: list[str], *,
+                    airflow_defaults: bool = False) -> Iterator[Deployment]:
     """api-server, DAG processor and scheduler over ``project``; yields once ``dag_ids`` are parsed and
-    the scheduler heartbeats (set-up not timed)."""
+    the scheduler heartbeats (set-up not timed). With the scheduling settings of docker-compose.yaml
+    (decision 0022), or with Airflow's defaults for them (``airflow_defaults``)."""
     deployment = Deployment(work, project, "sqlite")
+    if airflow_defaults:
+        for name in SCHEDULING:
+            deployment.env.pop(name)
     try:
         deployment.start_all()
         wait_for(lambda: {r[0] for r in deployment.query("select dag_id from dag")} >= set(dag_ids), 300,
@@ -53,6 +58,16 @@ def warm_execution_api(deployment: Deployment) -> float:
         return time.perf_counter() - started
 
     return wait_for(first_answer, 120, "the api-server to answer", interval=0.5)
+
+
+def first_task(deployment: Deployment, dag_id: str) -> float:
+    """Set-up: one run of ``dag_id`` before anything is measured; returns its seconds (not timed in any
+    figure). The api-server's first task-instance request takes about 1 s (its route's first use, once
+    per api-server process); a deployment that has run any task has paid it, a fresh one would charge
+    it to the first task measured."""
+    started = time.perf_counter()
+    wait_run(deployment, dag_id, trigger(deployment, dag_id))
+    return time.perf_counter() - started
 
 
 def _when(value) -> datetime:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import psycopg2
+import yaml
 
 from tests.conftest import BIN, airflow_env, reap_group, run
 
@@ -41,6 +42,15 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 2.0, explai
 
 
 NETAUDIT = Path(__file__).resolve().parent / "netaudit"
+COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yaml"
+#: the scheduling settings docker-compose.yaml gives every Airflow process (decision 0022); the suites and
+#: the bench run with the same
+SCHEDULING = ("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL")
+
+
+def compose_scheduling() -> dict[str, str]:
+    env = yaml.safe_load(COMPOSE.read_text())["x-airflow-env"]
+    return {name: env[name] for name in SCHEDULING}
 TELEMETRY_SWITCHES = ("SCARF_NO_ANALYTICS", "DO_NOT_TRACK", "AIRFLOW__COSMOS__ENABLE_TELEMETRY",
                       "DBT_SEND_ANONYMOUS_USAGE_STATS", "RUNTIME__DLTHUB_TELEMETRY")
 
@@ -75,6 +85,7 @@ class Deployment:
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+            **compose_scheduling(),
         )
         # as a deployment runs: no telemetry switches in the environment, every process network-audited
         self.network_audit = tmp_path / "network_audit.log"

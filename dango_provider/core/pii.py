@@ -148,6 +148,17 @@ def build_analyzer(nlp_model: str | None = DEFAULT_NLP_MODEL) -> tuple[AnalyzerE
         return cached
 
 
+def prebuild_analyzer(nlp_model: str = DEFAULT_NLP_MODEL) -> bool:
+    """Build and cache the analyzer for ``nlp_model`` when that spaCy model is installed (a process that
+    forks its tasks calls this first, so that they find it built: loading the model takes about a second
+    per process). A missing model is left to the task, which reports it in its own log. Returns whether it
+    built."""
+    if resolve_nlp_model(nlp_model) is None:
+        return False
+    build_analyzer(nlp_model)
+    return True
+
+
 def clear_analyzer_cache() -> None:
     """Forget the analyzers built so far (tests; after installing a model in a running process)."""
     with _lock:
@@ -518,6 +529,7 @@ __all__ = [
     "build_analyzer",
     "classify_column",
     "clear_analyzer_cache",
+    "prebuild_analyzer",
     "mask_expression",
     "name_hints",
     "resolve_nlp_model",

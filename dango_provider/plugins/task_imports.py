@@ -1,5 +1,6 @@
-"""Listener that imports what the tasks need into the scheduler before its LocalExecutor forks, and
-parses a throwaway dbt project there so that dbt's per-process caches are filled too (decision 0020).
+"""Listener that imports what the tasks need into the scheduler before its LocalExecutor forks, parses a
+throwaway dbt project there so that dbt's per-process caches are filled too (decision 0020), and builds
+the PII scan's Presidio analyzer with the default spaCy model (decision 0021).
 
 LocalExecutor forks its workers from the scheduler when the scheduler starts, and each task process
 from a worker: a module the scheduler has imported is already in every task process, shared
@@ -19,6 +20,7 @@ import time
 from airflow.listeners import hookimpl
 
 from dango_provider.core.dbt_warm_up import warm_up_dbt
+from dango_provider.core.pii import DEFAULT_NLP_MODEL, prebuild_analyzer
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +72,12 @@ def on_starting(component) -> None:
         log.exception("could not warm up dbt's parser ahead of the LocalExecutor's forks")
         return
     log.info("warmed up dbt's parser ahead of the LocalExecutor's forks in %.1f s", took)
+    started = time.perf_counter()
+    try:
+        built = prebuild_analyzer()
+    except Exception:  # the PII task then builds its own
+        log.exception("could not build the PII analyzer ahead of the LocalExecutor's forks")
+        return
+    if built:
+        log.info("built the PII analyzer (%s) ahead of the LocalExecutor's forks in %.1f s", DEFAULT_NLP_MODEL,
+                 time.perf_counter() - started)

@@ -151,6 +151,9 @@ def test_the_file_validates_and_declares_the_stack(stack):
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"]
         assert env["AIRFLOW__DANGO__PROJECT_DIR"] == f"{CONTAINER_HOME}/project"
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == f"{CONTAINER_HOME}/project/dags"
+        # README's adoption step 4 (decision 0022)
+        assert env["AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME"] == "0.2"
+        assert env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"] == "1"
         assert f"{REPO / 'project'}:{CONTAINER_HOME}/project:rw" in service["volumes"]
         assert f"airflow-home:{CONTAINER_HOME}:rw" in service["volumes"]
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}

@@ -283,6 +283,16 @@ def test_missing_model_falls_back_to_patterns_and_logs_once(caplog, monkeypatch)
     assert entities == set(pii.ENTITIES) - pii.NER_ENTITIES
 
 
+def test_prebuild_leaves_a_missing_model_to_the_task(caplog, monkeypatch):
+    """The scheduler prebuilds only an installed model: a missing one is reported by the task that scans,
+    in its own log, not once in the scheduler's."""
+    monkeypatch.setattr(pii, "_warned_no_ner", False)
+    with caplog.at_level(logging.WARNING, logger="dango_provider.core.pii"):
+        assert pii.prebuild_analyzer(NO_NER_MODEL + "_3") is False
+    assert NO_NER_MODEL + "_3" not in pii._analyzers
+    assert caplog.records == [] and pii._warned_no_ner is False
+
+
 def test_ner_model_resolves_without_download(ner):
     assert pii.resolve_nlp_model(NO_NER_MODEL) is None
     assert pii.resolve_nlp_model(pii.DEFAULT_NLP_MODEL) is not None

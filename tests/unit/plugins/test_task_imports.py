@@ -44,6 +44,8 @@ def test_the_scheduler_preloads_once_and_its_forks_do_not_again(tmp_path):
             "pid = os.fork()\n"
             "if pid == 0:\n"
             "    task_imports.on_starting(component=None)\n"
+            "    from dango_provider.core import pii\n"
+            "    print('fork has the analyzer:', list(pii._analyzers), flush=True)\n"
             "    print('fork done', flush=True)\n"
             "    os._exit(0)\n"
             "os.waitpid(pid, 0)\n")
@@ -53,5 +55,23 @@ def test_the_scheduler_preloads_once_and_its_forks_do_not_again(tmp_path):
     lines = (out.stdout + out.stderr).splitlines()
     assert len([ln for ln in lines if f"] imported {len(TASK_MODULES)} task modules ahead" in ln]) == 1, lines
     assert len([ln for ln in lines if "] warmed up dbt's parser ahead" in ln]) == 1, lines
+    assert len([ln for ln in lines if "] built the PII analyzer (en_core_web_sm) ahead" in ln]) == 1, lines
+    assert "fork has the analyzer: ['en_core_web_sm']" in lines  # built once, in the scheduler
     assert "fork done" in lines
     assert list(tmp_path.iterdir()) == []  # the throwaway project is gone
+
+
+def test_the_prebuilt_analyzer_starts_no_thread():
+    """After the scheduler's imports, building the analyzer starts no thread, native ones included (a fork
+    copies only the thread that forks)."""
+    code = ("import os, sys\n"
+            "from dango_provider.plugins.task_imports import import_task_modules\n"
+            "from dango_provider.core.pii import prebuild_analyzer\n"
+            "import_task_modules()\n"
+            "before = len(os.listdir('/proc/self/task'))\n"
+            "assert prebuild_analyzer()\n"
+            "print(before, len(os.listdir('/proc/self/task')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    before, after = out.stdout.split()[-2:]
+    assert after == before, out.stdout + out.stderr
