@@ -55,6 +55,18 @@ def release_duckdb() -> None:
     gc.collect()
 
 
+def remember_jinja_parses() -> None:
+    """Turn on dbt's per-process caches of Jinja parses (decision 0023): the parse of a text (a macro file's
+    blocks, a template, the macro calls in it) is kept under the text itself, so a parse of a project reuses
+    what an earlier parse in the process, or in the process it was forked from, found for the same text
+    (dbt's and dbt-duckdb's own 500 macros above all). dbt's functional tests run with them on
+    (``dbt.tests.fixtures.project``); they are off by default. Only for processes that end or parse a
+    bounded set of texts (task processes, the scheduler's one warm-up): the caches are never emptied."""
+    from dbt_common.tests import enable_test_caching
+
+    enable_test_caching()
+
+
 def run_dbt_in_process(args: list[str], dbt_dir: Path, env: dict[str, str]) -> None:
     """``dbt <args>`` in this process, as ``run_dbt`` runs it in a subprocess but without a Python start
     and dbt's import (seconds each); the caller holds the warehouse's write lock. ``env`` is set for the
@@ -65,6 +77,7 @@ def run_dbt_in_process(args: list[str], dbt_dir: Path, env: dict[str, str]) -> N
 
     from dango_provider.core.dbt_profile import profiles_dir
 
+    remember_jinja_parses()
     cli_args = [*args, "--project-dir", str(dbt_dir), "--profiles-dir", str(profiles_dir(dbt_dir, env))]
     variables = {**TELEMETRY_OFF, **env}
     saved = {name: os.environ.get(name) for name in variables}

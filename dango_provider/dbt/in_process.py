@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from dango_provider.core.dbt_cli import release_duckdb
+from dango_provider.core.dbt_cli import release_duckdb, remember_jinja_parses
 from dango_provider.hooks.warehouse import warehouse_from_dbt_env
 
 _WRAPPED = "_dango_locked"
@@ -30,6 +30,7 @@ def locked(run_dbt_runner: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(run_dbt_runner)
     def run(command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:
+        remember_jinja_parses()
         warehouse = warehouse_from_dbt_env({**os.environ, **env})
         if warehouse is None:
             return run_dbt_runner(command, env, cwd, **kwargs)
