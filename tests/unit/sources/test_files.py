@@ -35,7 +35,9 @@ def rows(options: CsvOptions, files: list[Path], root: Path) -> list[dict]:
     table = pq.read_table(out)
     assert table.num_rows == count
     assert set(table.column("_dlt_load_id").to_pylist()) == {"123.4"}
-    return table.drop_columns(["_dlt_load_id"]).to_pylist()
+    # the reader does not keep the files' order (preserve_insertion_order is off): sorted by file here, a
+    # file's own rows as read
+    return sorted(table.drop_columns(["_dlt_load_id"]).to_pylist(), key=lambda row: row[FILE_COLUMN])
 
 
 def read_error(options: CsvOptions, files: list[Path], root: Path) -> str:
