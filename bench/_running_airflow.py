@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.deployment import SCHEDULING, Deployment, wait_for  # noqa: E402
+from tests.deployment import Deployment, compose_scheduling, wait_for  # noqa: E402
 
 
 @contextmanager
@@ -27,9 +27,8 @@ def running_airflow(work: Path, project: Path, dag_ids: list[str], *,
     the scheduler heartbeats (set-up not timed). With the scheduling settings of docker-compose.yaml
     (decision 0022), or with Airflow's defaults for them (``airflow_defaults``)."""
     deployment = Deployment(work, project, "sqlite")
-    if airflow_defaults:
-        for name in SCHEDULING:
-            deployment.env.pop(name)
+    if not airflow_defaults:
+        deployment.env.update(compose_scheduling())
     try:
         deployment.start_all()
         wait_for(lambda: {r[0] for r in deployment.query("select dag_id from dag")} >= set(dag_ids), 300,

@@ -43,8 +43,9 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 2.0, explai
 
 NETAUDIT = Path(__file__).resolve().parent / "netaudit"
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yaml"
-#: the scheduling settings docker-compose.yaml gives every Airflow process (decision 0022); the suites and
-#: the bench run with the same
+#: the scheduling settings docker-compose.yaml gives every Airflow process (decision 0022); the bench's
+#: deployments run with them, the suites with Airflow's defaults (quicker loops cost CPU the suites' tasks
+#: share two cores with)
 SCHEDULING = ("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL")
 
 
@@ -85,7 +86,6 @@ class Deployment:
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
-            **compose_scheduling(),
         )
         # as a deployment runs: no telemetry switches in the environment, every process network-audited
         self.network_audit = tmp_path / "network_audit.log"
